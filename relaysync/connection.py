@@ -1,0 +1,418 @@
+"""The connection engine: one Relay connection (one workflow instance).
+
+Every transport (the standalone server, WSGI embedding, the simulator's
+in-process server) drives the same :class:`Connection`:
+
+* inbound text goes to :meth:`Connection.receive_text`, called on the
+  transport's reader thread.  The router there completes the pending call it
+  answers (by ``_id``, or a prompt/speech event by the request id it names), and
+  queues events that have a handler for the connection's worker thread;
+* outbound requests go through one primitive, :meth:`Connection.call`: it
+  registers a waiter *before* sending, sends through ``transport.send_text`` and
+  blocks on a per-call lock until the router completes it, the connection
+  closes, or the timeout expires;
+* :meth:`Connection.closed` fails every pending call at once and stops the
+  worker after the events already queued have run.
+
+The transport is any object with ``send_text(text)`` and ``close(code, reason)``,
+both callable from any thread; ``send_text`` raises
+:class:`~relaysync.ConnectionClosed` once the connection is gone.
+"""
+
+import logging
+import os
+import queue
+import threading
+import time
+from typing import Any, Dict, Optional, Protocol, Tuple
+
+from .codec import decode, encode
+from .events import EVENTS, QUIET_WHEN_UNHANDLED
+from .exceptions import ConnectionClosed, ErrorResponse, RelayTimeout, WorkflowException
+from .timeouts import Timeouts
+
+logger = logging.getLogger('relaysync.connection')
+
+PROGRESS = 'wf_api_progress_event'
+ERROR = 'wf_api_error_response'
+PROMPT = 'wf_api_prompt_event'
+SPEECH = 'wf_api_speech_event'
+
+# What a composite call waits for after its response: the event key prefix.
+WAIT_PROMPT = 'prompt'
+WAIT_SPEECH = 'speech'
+_WAITING_FOR = {WAIT_PROMPT: 'prompt stopped event', WAIT_SPEECH: 'speech event'}
+
+_STOP = object()
+_monotonic = time.monotonic
+
+
+class Transport(Protocol):
+    """What the engine needs from a transport."""
+
+    def send_text(self, text: str) -> None: ...
+
+    def close(self, code: int = 1000, reason: str = '') -> None: ...
+
+
+class PendingCall:
+    """One request awaiting its answer.  Internal to the engine."""
+
+    __slots__ = ('request_id', 'request_type', 'lock', 'timeout', 'deadline', 'wait',
+                 'event_timeout', 'response', 'event', 'error', 'done', 'keys')
+
+    def __init__(self, request_id: str, request_type: str, timeout: float,
+                 wait: Optional[str], event_timeout: float) -> None:
+        self.request_id = request_id
+        self.request_type = request_type
+        self.lock = threading.Lock()
+        self.lock.acquire()
+        self.timeout = timeout
+        self.deadline = _monotonic() + timeout
+        self.wait = wait
+        self.event_timeout = event_timeout
+        self.response: Optional[Dict[str, Any]] = None
+        self.event: Optional[Dict[str, Any]] = None
+        self.error: Optional[BaseException] = None
+        self.done = False
+        self.keys: list = []
+
+    def waiting_for(self) -> str:
+        if self.response is None:
+            return 'response'
+        return _WAITING_FOR.get(self.wait, 'response')
+
+
+def new_request_id() -> str:
+    """Return a fresh request ``_id``: 32 lowercase hex digits, as relay-py sends."""
+    return os.urandom(16).hex()
+
+
+class Connection:
+    """The engine of one workflow instance; see the module docstring.
+
+    Args:
+        workflow: the :class:`~relaysync.Workflow` whose handlers run here.
+        transport: where requests are sent (see :class:`Transport`).
+        conn_id: a short id used in log lines.
+        timeouts: this instance's timeouts (a copy is kept).
+        path: the request path the connection arrived on.
+        on_finished: called once the worker has ended (after close).
+    """
+
+    def __init__(self, workflow: Any, transport: Transport, conn_id: str,
+                 timeouts: Optional[Timeouts] = None, path: str = '',
+                 on_finished: Any = None) -> None:
+        from .relay import Relay  # the context object handlers receive
+        self.workflow = workflow
+        self.transport = transport
+        self.id = conn_id
+        self.path = path
+        self.timeouts = Timeouts(**vars(timeouts)) if timeouts else Timeouts()
+        self._pending: Dict[str, PendingCall] = {}
+        self._waiters: Dict[Tuple[str, Any], PendingCall] = {}
+        self._lock = threading.Lock()
+        self._closed: Optional[Tuple[int, str]] = None
+        self._queue: 'queue.SimpleQueue[Any]' = queue.SimpleQueue()
+        self._worker: Any = None  # a Thread, or _STOP once closed without one
+        self._on_finished = on_finished
+        self.relay = Relay(self)
+
+    def __repr__(self) -> str:
+        state = 'closed' if self._closed else 'open'
+        return f'<Connection {self.id} {self.path} {state}>'
+
+    # ------------------------------------------------------------------ state
+    @property
+    def is_closed(self) -> bool:
+        """True once the connection has closed (pending and later calls raise)."""
+        return self._closed is not None
+
+    @property
+    def close_code(self) -> Optional[int]:
+        """The close code once closed, else None."""
+        return self._closed[0] if self._closed else None
+
+    # ------------------------------------------------------------ outbound
+    def call(self, request_type: str, payload: Dict[str, Any], *,
+             timeout: Optional[float] = None, wait: Optional[str] = None,
+             event_timeout: Optional[float] = None) -> PendingCall:
+        """Send one request and block until it is answered.
+
+        Args:
+            request_type: the ``_type``, e.g. ``'wf_api_say_request'``.
+            payload: the other keys (``_target`` included); None values are omitted.
+            timeout: seconds to wait for the response, restarted by each progress
+                event (default ``timeouts.request``).
+            wait: also wait, after the response, for the event answering it:
+                ``'prompt'`` (a prompt ``stopped`` whose ``id`` is the request
+                ``_id`` or the response ``id``) or ``'speech'`` (a speech event
+                whose ``request_id`` is the request ``_id``).
+            event_timeout: seconds to wait for that event after the response.
+
+        Returns:
+            The completed call: ``.response`` is the response dict and, for
+            ``wait``, ``.event`` the event.
+
+        Raises:
+            ErrorResponse: the server answered ``wf_api_error_response``.
+            RelayTimeout: nothing arrived in time.
+            ConnectionClosed: the connection is closed or closed meanwhile.
+        """
+        if timeout is None:
+            timeout = self.timeouts.request
+        request_id = new_request_id()
+        message = {'_id': request_id, '_type': request_type}
+        message.update(payload)
+        text = encode(message)
+        pending = PendingCall(request_id, request_type, timeout, wait,
+                              event_timeout if event_timeout is not None else self.timeouts.prompt)
+        with self._lock:
+            if self._closed is not None:
+                raise ConnectionClosed(*self._closed, request_type=request_type)
+            self._pending[request_id] = pending
+            if wait is not None:
+                key = (wait, request_id)
+                self._waiters[key] = pending
+                pending.keys.append(key)
+        try:
+            self.transport.send_text(text)
+        except ConnectionClosed as exc:
+            self._forget(pending)
+            raise ConnectionClosed(exc.code, exc.reason, request_type) from None
+        return self._wait(pending)
+
+    def send(self, request_type: str, payload: Dict[str, Any]) -> str:
+        """Send a request that gets no response (``wf_api_terminate_request``).
+
+        Returns the request ``_id``.  Raises ConnectionClosed if already closed.
+        """
+        request_id = new_request_id()
+        message = {'_id': request_id, '_type': request_type}
+        message.update(payload)
+        if self._closed is not None:
+            raise ConnectionClosed(*self._closed, request_type=request_type)
+        try:
+            self.transport.send_text(encode(message))
+        except ConnectionClosed as exc:
+            raise ConnectionClosed(exc.code, exc.reason, request_type) from None
+        return request_id
+
+    def _wait(self, pending: PendingCall) -> PendingCall:
+        lock = pending.lock
+        while True:
+            remaining = pending.deadline - _monotonic()
+            if remaining > 0 and lock.acquire(timeout=remaining):
+                break
+            with self._lock:
+                if not pending.done:
+                    if _monotonic() < pending.deadline:
+                        continue  # extended by progress meanwhile
+                    pending.done = True
+                    self._unlink(pending)
+                    raise RelayTimeout(pending.request_type, pending.request_id,
+                                       pending.timeout if pending.response is None
+                                       else pending.event_timeout,
+                                       pending.waiting_for())
+            lock.acquire()  # completed in the race: the release is imminent
+            break
+        if pending.error is not None:
+            raise pending.error
+        return pending
+
+    def _unlink(self, pending: PendingCall) -> None:
+        # caller holds self._lock
+        self._pending.pop(pending.request_id, None)
+        for key in pending.keys:
+            if self._waiters.get(key) is pending:
+                del self._waiters[key]
+
+    def _forget(self, pending: PendingCall) -> None:
+        with self._lock:
+            pending.done = True
+            self._unlink(pending)
+
+    def _finish(self, pending: PendingCall, error: Optional[BaseException] = None) -> None:
+        with self._lock:
+            if pending.done:
+                return
+            pending.done = True
+            self._unlink(pending)
+        pending.error = error
+        pending.lock.release()
+
+    # ------------------------------------------------------------- inbound
+    def receive_text(self, text: str) -> None:
+        """Route one inbound message.  Called by the transport's reader thread.
+
+        Malformed messages (not JSON, not an object, no string ``_type``) and
+        unknown event types are logged and skipped; nothing raises.
+        """
+        try:
+            msg = decode(text)
+        except ValueError as exc:
+            logger.warning('[%s] skipped a message that is not JSON (%s): %.200r',
+                           self.id, exc, text)
+            return
+        if type(msg) is not dict:
+            logger.warning('[%s] skipped a message that is not a JSON object: %.200r',
+                           self.id, text)
+            return
+        mtype = msg.get('_type')
+        if type(mtype) is not str:
+            logger.warning('[%s] skipped a message without a string _type: %.200r',
+                           self.id, text)
+            return
+        request_id = msg.get('_id')
+        if request_id is not None:
+            pending = self._pending.get(request_id) if type(request_id) is str else None
+            if mtype.endswith('_response'):
+                if pending is not None:
+                    self._answer(pending, msg, mtype)
+                else:
+                    logger.debug('[%s] skipped %s for an unknown or finished _id %r',
+                                 self.id, mtype, request_id)
+                return
+            if mtype == PROGRESS and pending is not None:
+                pending.deadline = _monotonic() + pending.timeout
+                return
+        if mtype == PROMPT:
+            self._prompt(msg)
+        elif mtype == SPEECH:
+            self._speech(msg)
+        spec = EVENTS.get(mtype)
+        if spec is None:
+            logger.warning('[%s] skipped a message of unknown _type %.100r', self.id, mtype)
+            return
+        found = self.workflow.resolve(spec, msg)
+        if found is None:
+            logger.debug('[%s] no handler for %s', self.id, spec.name)
+            return
+        self._enqueue((found[0], found[1], spec.name))
+
+    def _answer(self, pending: PendingCall, msg: Dict[str, Any], mtype: str) -> None:
+        if mtype == ERROR:
+            error = msg.get('error')
+            text = error if isinstance(error, str) else f'unknown error: {error!r}'
+            self._finish(pending, ErrorResponse(text, pending.request_type, pending.request_id))
+            return
+        if pending.wait is None:
+            pending.response = msg
+            self._finish(pending)
+            return
+        with self._lock:
+            if pending.done:
+                return
+            pending.response = msg
+            if pending.event is None:
+                if pending.wait == WAIT_PROMPT:
+                    # The response's id names the playback; accept it as well.
+                    alias = msg.get('id')
+                    if isinstance(alias, str) and alias != pending.request_id:
+                        key = (WAIT_PROMPT, alias)
+                        self._waiters[key] = pending
+                        pending.keys.append(key)
+                pending.deadline = _monotonic() + pending.event_timeout
+                return
+        self._finish(pending)
+
+    def _event_arrived(self, key: Tuple[str, Any], msg: Dict[str, Any],
+                       error: Optional[BaseException] = None) -> None:
+        pending = self._waiters.get(key)
+        if pending is None:
+            return
+        with self._lock:
+            if pending.done:
+                return
+            pending.event = msg
+            ready = pending.response is not None or error is not None
+        if ready:
+            self._finish(pending, error)
+
+    def _prompt(self, msg: Dict[str, Any]) -> None:
+        ptype = msg.get('type')
+        key = (WAIT_PROMPT, msg.get('id'))
+        if ptype == 'stopped':
+            self._event_arrived(key, msg)
+        elif ptype == 'failed':
+            pending = self._waiters.get(key)
+            if pending is not None:
+                self._event_arrived(key, msg, WorkflowException(
+                    f'{pending.request_type} (_id {pending.request_id}): playback failed '
+                    f'(prompt event type "failed")'))
+        elif ptype == 'started':
+            pending = self._waiters.get(key)
+            if pending is not None and pending.response is not None:
+                pending.deadline = _monotonic() + pending.event_timeout
+
+    def _speech(self, msg: Dict[str, Any]) -> None:
+        self._event_arrived((WAIT_SPEECH, msg.get('request_id')), msg)
+
+    # ------------------------------------------------------------- worker
+    def _enqueue(self, item: Any) -> None:
+        self._queue.put(item)
+        if self._worker is None:
+            with self._lock:
+                if self._worker is not None:
+                    return
+                self._worker = threading.Thread(target=self._run_worker, daemon=True,
+                                                name=f'relaysync-worker-{self.id}')
+            self._worker.start()
+
+    def _run_worker(self) -> None:
+        get = self._queue.get
+        relay = self.relay
+        try:
+            while True:
+                item = get()
+                if item is _STOP:
+                    return
+                func, args, name = item
+                try:
+                    func(relay, *args)
+                except ConnectionClosed as exc:
+                    logger.info('[%s] on_%s handler ended: %s', self.id, name, exc)
+                except Exception:
+                    logger.exception('[%s] on_%s handler raised (workflow %s, path %s)',
+                                     self.id, name, getattr(self.workflow, 'name', '?'),
+                                     self.path)
+        finally:
+            if self._on_finished is not None:
+                self._on_finished(self)
+
+    @property
+    def worker(self) -> Optional[threading.Thread]:
+        """The worker thread, once the first handled event has started it."""
+        worker = self._worker
+        return worker if isinstance(worker, threading.Thread) else None
+
+    # -------------------------------------------------------------- close
+    def closed(self, code: int = 1006, reason: str = '') -> None:
+        """Tell the engine the connection is gone.  Idempotent; any thread.
+
+        Every pending call raises ConnectionClosed at once, later calls raise
+        immediately, and the worker ends after running the events already queued.
+        """
+        with self._lock:
+            if self._closed is not None:
+                return
+            self._closed = (code, reason)
+            calls = list(self._pending.values())
+            self._pending.clear()
+            self._waiters.clear()
+            for pending in calls:
+                pending.done = True
+            worker = self._worker
+            if worker is None:
+                self._worker = _STOP  # no worker will start from now on
+        for pending in calls:
+            pending.error = ConnectionClosed(code, reason, pending.request_type)
+            pending.lock.release()
+        if worker is not None:
+            self._queue.put(_STOP)
+        elif self._on_finished is not None:
+            self._on_finished(self)
+
+    def close(self, code: int = 1000, reason: str = '') -> None:
+        """Close the WebSocket from the workflow side (the transport reports back)."""
+        self.transport.close(code, reason)

@@ -1,0 +1,74 @@
+"""The table of events the Relay server sends, and how each reaches a handler.
+
+Each row maps a wire ``_type`` to the handler name it is registered under and the
+event fields passed to the handler, in order, after the ``relay`` context.  A
+field missing from the message is passed as ``None``.  The argument orders are
+relay-py's, so ported handlers keep their signatures.
+
+Button and notification handlers are also keyed by a filter pair; see
+:class:`relaysync.Workflow`.
+"""
+
+from typing import Dict, NamedTuple, Optional, Tuple
+
+_CALL = ('call_id', 'direction', 'device_id', 'device_name', 'uri', 'onnet')
+
+
+class EventSpec(NamedTuple):
+    """How one event type is dispatched.
+
+    Attributes:
+        name: the handler name (``on_<name>`` is the decorator).
+        fields: the message fields passed as positional handler arguments.
+        filter_fields: for filtered events, the two fields matched against the
+            handler's filter pair (``'*'`` matches anything).
+    """
+    name: str
+    fields: Tuple[str, ...]
+    filter_fields: Optional[Tuple[str, str]] = None
+
+
+EVENTS: Dict[str, EventSpec] = {
+    'wf_api_start_event': EventSpec('start', ('trigger',)),
+    'wf_api_stop_event': EventSpec('stop', ('reason',)),
+    'wf_api_interaction_lifecycle_event': EventSpec(
+        'interaction_lifecycle', ('type', 'source_uri', 'reason')),
+    'wf_api_prompt_event': EventSpec('prompt', ('source_uri', 'type')),
+    'wf_api_button_event': EventSpec('button', ('button', 'taps', 'source_uri'),
+                                     ('button', 'taps')),
+    'wf_api_notification_event': EventSpec(
+        'notification', ('event', 'name', 'notification_state', 'source_uri'),
+        ('name', 'event')),
+    'wf_api_timer_event': EventSpec('timer', ()),
+    'wf_api_timer_fired_event': EventSpec('timer_fired', ('name',)),
+    'wf_api_speech_event': EventSpec(
+        'speech', ('text', 'audio', 'lang', 'request_id', 'source_uri')),
+    'wf_api_progress_event': EventSpec('progress', ()),
+    'wf_api_incident_event': EventSpec('incident', ('type', 'incident_id', 'reason')),
+    'wf_api_play_inbox_message_event': EventSpec('play_inbox_message', ('action',)),
+    # relay-java's spelling of the same event; both are accepted.
+    'wf_api_play_inbox_messages_event': EventSpec('play_inbox_message', ('action',)),
+    'wf_api_call_start_request_event': EventSpec('call_start_request', ('uri',)),
+    'wf_api_call_received_event': EventSpec('call_received', _CALL + ('start_time_epoch',)),
+    'wf_api_call_ringing_event': EventSpec('call_ringing', _CALL + ('start_time_epoch',)),
+    'wf_api_call_progressing_event': EventSpec(
+        'call_progressing', _CALL + ('start_time_epoch', 'connect_time_epoch')),
+    'wf_api_call_connected_event': EventSpec(
+        'call_connected', _CALL + ('start_time_epoch', 'connect_time_epoch')),
+    'wf_api_call_disconnected_event': EventSpec(
+        'call_disconnected',
+        _CALL + ('reason', 'start_time_epoch', 'connect_time_epoch', 'end_time_epoch')),
+    'wf_api_call_failed_event': EventSpec(
+        'call_failed',
+        _CALL + ('reason', 'start_time_epoch', 'connect_time_epoch', 'end_time_epoch')),
+    'wf_api_sms_event': EventSpec('sms', ('id', 'event')),
+    'wf_api_resume_event': EventSpec('resume', ('trigger',)),
+}
+
+#: Lifecycle types that also have a handler of their own
+#: (``on_interaction_started`` ... ``on_interaction_failed``), called with
+#: ``(relay, interaction_uri, reason)``.
+LIFECYCLE_TYPES = ('started', 'resumed', 'suspended', 'ended', 'failed')
+
+#: Events that are routine when no handler is registered (logged at DEBUG, not WARNING).
+QUIET_WHEN_UNHANDLED = frozenset(('prompt', 'speech', 'stop', 'progress'))

@@ -1,0 +1,98 @@
+"""The exceptions relaysync raises.
+
+One root, :class:`RelaysyncError`, with precise children so callers can catch
+broadly or narrowly::
+
+    RelaysyncError
+    ├── ServerException          the server cannot be configured or started
+    └── WorkflowException        a workflow action failed (relay-py's name)
+        ├── ErrorResponse        the Relay server answered wf_api_error_response
+        ├── RelayTimeout         no answer within the call's timeout (also a TimeoutError)
+        └── ConnectionClosed     the connection is gone (also a ConnectionError)
+
+Code ported from relay-py that catches ``WorkflowException`` keeps working: every
+failure of a workflow action is a ``WorkflowException``.
+"""
+
+from typing import Optional
+
+
+class RelaysyncError(Exception):
+    """Root of every exception raised by relaysync."""
+
+
+class ServerException(RelaysyncError):
+    """The workflow server cannot be configured or started.
+
+    Raised for a path registered twice, an unreadable TLS key or certificate, a
+    port that is not a number, or a listening socket that cannot be bound.
+    """
+
+
+class WorkflowException(RelaysyncError):
+    """A workflow action failed.
+
+    Raised directly for invalid arguments (for example a trigger without a
+    ``source_uri``); its subclasses say why a request to the Relay server failed.
+    """
+
+
+class ErrorResponse(WorkflowException):
+    """The Relay server answered a request with ``wf_api_error_response``.
+
+    ``str(exc)`` is the server's ``error`` text, unchanged, as relay-py raises it.
+
+    Attributes:
+        request_type: the ``_type`` of the request that failed.
+        request_id: its ``_id``.
+        error: the server's error text.
+    """
+
+    def __init__(self, error: str, request_type: str = '', request_id: str = '') -> None:
+        super().__init__(error)
+        self.error = error
+        self.request_type = request_type
+        self.request_id = request_id
+
+
+class RelayTimeout(WorkflowException, TimeoutError):
+    """A request (or the event it waits for) did not arrive within its timeout.
+
+    Attributes:
+        request_type: the ``_type`` of the request that timed out.
+        request_id: its ``_id``.
+        timeout: the number of seconds waited since the last sign of progress.
+        waiting_for: what was still missing (``'response'``, ``'prompt stopped event'``,
+            ``'speech event'``).
+    """
+
+    def __init__(self, request_type: str, request_id: str, timeout: float,
+                 waiting_for: str = 'response') -> None:
+        super().__init__(f'{request_type} (_id {request_id}): no {waiting_for} '
+                         f'within {timeout:g} s')
+        self.request_type = request_type
+        self.request_id = request_id
+        self.timeout = timeout
+        self.waiting_for = waiting_for
+
+
+class ConnectionClosed(WorkflowException, ConnectionError):
+    """The WebSocket connection to the Relay server is closed.
+
+    Raised at once by every pending call when the connection drops, and by any
+    call made after that.
+
+    Attributes:
+        code: the WebSocket close code (1006 when the peer vanished without one).
+        reason: the close reason text, possibly empty.
+        request_type: the request that was pending or attempted, if any.
+    """
+
+    def __init__(self, code: int = 1006, reason: str = '',
+                 request_type: Optional[str] = None) -> None:
+        what = f'{request_type}: ' if request_type else ''
+        detail = f' {reason}' if reason else ''
+        super().__init__(f'{what}connection closed ({code}{detail})')
+        self.code = code
+        self.reason = reason
+        self.request_type = request_type

@@ -1,0 +1,132 @@
+"""The Relay HTTP API: trigger a workflow and read a device, outside any connection.
+
+Both functions take a (possibly expired) access token and a refresh token; on
+HTTP 401 they obtain a new access token once (OAuth 2 ``refresh_token`` grant)
+and retry the same request.  They return ``(response, access_token)`` so the
+caller can keep the newest token, as relay-py does.  Tokens are never logged.
+
+Hosts default to Relay's production servers; set ``api_url``/``auth_url`` (or the
+environment variables ``RELAYSYNC_API_URL`` / ``RELAYSYNC_AUTH_URL``) to use
+another environment or a local test server.
+"""
+
+import logging
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+import requests
+
+from .exceptions import WorkflowException
+from .version import SERVER_NAME
+
+logger = logging.getLogger('relaysync.http')
+
+#: Default API and auth servers (overridable per call or by environment).
+API_URL = 'https://all-main-pro-ibot.relaysvr.com'
+AUTH_URL = 'https://auth.relaygo.com'
+#: Seconds for each HTTP request.
+HTTP_TIMEOUT = 10.0
+
+
+def _api(api_url: Optional[str]) -> str:
+    return (api_url or os.environ.get('RELAYSYNC_API_URL') or API_URL).rstrip('/')
+
+
+def _auth(auth_url: Optional[str]) -> str:
+    return (auth_url or os.environ.get('RELAYSYNC_AUTH_URL') or AUTH_URL).rstrip('/')
+
+
+def _headers(access_token: str) -> Dict[str, str]:
+    return {'Authorization': f'Bearer {access_token}', 'User-Agent': SERVER_NAME}
+
+
+def refresh_access_token(refresh_token: str, client_id: str, auth_url: Optional[str] = None,
+                         timeout: float = HTTP_TIMEOUT) -> str:
+    """Obtain a new access token: ``POST <auth>/oauth2/token`` with a form body
+    ``grant_type=refresh_token&refresh_token=...&client_id=...``.
+
+    Returns the ``access_token``.
+
+    Raises:
+        WorkflowException: a status other than 200, or no ``access_token`` in the answer.
+        requests.RequestException: the request itself failed (network, timeout).
+    """
+    response = requests.post(f'{_auth(auth_url)}/oauth2/token',
+                             data={'grant_type': 'refresh_token', 'refresh_token': refresh_token,
+                                   'client_id': client_id},
+                             headers={'User-Agent': SERVER_NAME, 'Accept': 'application/json'},
+                             timeout=timeout)
+    if response.status_code != 200:
+        raise WorkflowException(f'unable to get access_token: {response.status_code}')
+    try:
+        token = response.json()['access_token']
+    except (ValueError, KeyError, TypeError):
+        raise WorkflowException('unable to get access_token: no access_token in the answer') \
+            from None
+    if not isinstance(token, str) or not token:
+        raise WorkflowException('unable to get access_token: empty access_token')
+    return token
+
+
+def _with_refresh(method: str, url: str, access_token: str, refresh_token: str, client_id: str,
+                  auth_url: Optional[str], timeout: float, what: str,
+                  **kwargs: Any) -> Tuple[requests.Response, str]:
+    response = requests.request(method, url, headers=_headers(access_token), timeout=timeout,
+                                **kwargs)
+    if response.status_code == 401:
+        logger.debug('%s: 401, refreshing the access token', what)
+        access_token = refresh_access_token(refresh_token, client_id, auth_url, timeout)
+        response = requests.request(method, url, headers=_headers(access_token),
+                                    timeout=timeout, **kwargs)
+    logger.debug('%s: status %d', what, response.status_code)
+    return response, access_token
+
+
+def trigger_workflow(access_token: str, refresh_token: str, client_id: str, workflow_id: str,
+                     subscriber_id: str, user_id: str, targets: List[str],
+                     action_args: Optional[Dict[str, Any]] = None, *,
+                     api_url: Optional[str] = None, auth_url: Optional[str] = None,
+                     timeout: float = HTTP_TIMEOUT) -> Tuple[requests.Response, str]:
+    """Start a workflow through its HTTP trigger.
+
+    Sends ``POST <api>/ibot/workflow/<workflow_id>?subscriber_id=...&user_id=...``
+    with the JSON body ``{"action": "invoke", "action_args": {...},
+    "target_device_ids": [...]}`` (``action_args`` omitted when empty).
+
+    Args:
+        targets: the device ids the run is attributed to (a JSON array on the
+            wire; relay-py sent the Python text of the list).
+        action_args: string values that become the trigger's ``args``.
+
+    Returns:
+        ``(response, access_token)``: the ``requests.Response`` (any status; not
+        raised) and the access token used last (refreshed after a 401).
+
+    Raises:
+        WorkflowException: the token refresh after a 401 failed.
+        requests.RequestException: the request itself failed.
+    """
+    if isinstance(targets, str):
+        targets = [targets]
+    body: Dict[str, Any] = {'action': 'invoke'}
+    if action_args:
+        body['action_args'] = dict(action_args)
+    if targets:
+        body['target_device_ids'] = list(targets)
+    return _with_refresh('POST', f'{_api(api_url)}/ibot/workflow/{workflow_id}', access_token,
+                         refresh_token, client_id, auth_url, timeout, 'trigger_workflow',
+                         params={'subscriber_id': subscriber_id, 'user_id': user_id}, json=body)
+
+
+def fetch_device(access_token: str, refresh_token: str, client_id: str, subscriber_id: str,
+                 user_id: str, *, api_url: Optional[str] = None, auth_url: Optional[str] = None,
+                 timeout: float = HTTP_TIMEOUT) -> Tuple[requests.Response, str]:
+    """Read a device's details: ``GET <api>/relaypro/api/v1/device/<user_id>?subscriber_id=...``.
+
+    Returns ``(response, access_token)`` as :func:`trigger_workflow`; the device
+    document is ``response.json()``.  A 401 is retried once with GET after a
+    token refresh (relay-py retried with POST).
+    """
+    return _with_refresh('GET', f'{_api(api_url)}/relaypro/api/v1/device/{user_id}', access_token,
+                         refresh_token, client_id, auth_url, timeout, 'fetch_device',
+                         params={'subscriber_id': subscriber_id})

@@ -1,0 +1,510 @@
+"""The standalone server's I/O thread: one selector loop for every socket.
+
+One thread owns every socket of a :class:`~relaysync.Server`: it accepts, runs
+the TLS and HTTP handshakes, reads and deframes (wsproto), hands each complete
+text message to the connection engine's router, answers pings and closes, sends
+keepalive pings, and writes what the workers queued.  Workers never touch a
+socket: :meth:`Channel.send_text` frames under the channel's lock, appends to
+its outbox and wakes this thread only when it is asleep in ``select``.
+
+Why one I/O thread: measured on 2 cores, threads that each read their own
+socket collapse once hundreds are busy (GIL convoys around every syscall), and
+OpenSSL must never see a read and a write on one TLS socket at the same time.
+With every socket touched by this thread alone, neither can happen.
+"""
+
+import collections
+import errno
+import logging
+import selectors
+import socket
+import ssl
+import threading
+import time
+from typing import Any, Callable, Deque, Dict, List, Optional, Set
+
+from wsproto.connection import Connection as WsConnection
+from wsproto.connection import ConnectionState, ConnectionType
+from wsproto.events import (BytesMessage, CloseConnection, Message, Ping, Pong,
+                            TextMessage)
+
+from . import handshake
+from .exceptions import ConnectionClosed
+
+logger = logging.getLogger('relaysync.server')
+
+_READ = selectors.EVENT_READ
+_WRITE = selectors.EVENT_WRITE
+_RECV = 65536
+
+# Channel states
+TLS_HANDSHAKE, HTTP, OPEN, CLOSING, FINISHING, DONE = range(6)
+_STATE_NAMES = ('tls-handshake', 'http', 'open', 'closing', 'finishing', 'done')
+
+
+class Channel:
+    """One accepted socket, from the first byte to close.  The engine's transport."""
+
+    def __init__(self, reactor: 'Reactor', sock: socket.socket, peer: Any) -> None:
+        self.reactor = reactor
+        self.sock = sock
+        self.peer = peer
+        self.fileno = sock.fileno()
+        self.state = TLS_HANDSHAKE if isinstance(sock, ssl.SSLSocket) else HTTP
+        self.lock = threading.Lock()
+        self.outbox: List[bytes] = []
+        self.queued = False           # in the reactor's dirty list
+        self.pending_write = b''      # bytes the socket did not take yet
+        self.want_write = False
+        self.inbuf = b''
+        self.ws: Optional[WsConnection] = None
+        self.conn: Any = None         # the engine Connection once upgraded
+        self.parts: List[Any] = []    # fragments of the message being received
+        self.size = 0
+        self.binary = False
+        now = time.monotonic()
+        self.started = now
+        self.last_seen = now
+        self.ping_sent: Optional[float] = None
+        self.close_deadline = 0.0
+        self.close_code = 1006
+        self.close_reason = ''
+
+    def __repr__(self) -> str:
+        return f'<Channel {self.peer} {_STATE_NAMES[self.state]}>'
+
+    # ---------------------------------------------------- transport (any thread)
+    def send_text(self, text: str) -> None:
+        """Queue one text message; raises ConnectionClosed unless the socket is open."""
+        with self.lock:
+            if self.state != OPEN:
+                raise ConnectionClosed(self.close_code, self.close_reason)
+            self.outbox.append(self.ws.send(Message(data=text)))
+            if self.queued:
+                return
+            self.queued = True
+        self.reactor.schedule(self)
+
+    def close(self, code: int = 1000, reason: str = '') -> None:
+        """Start the closing handshake with ``code``; pending calls fail at once."""
+        with self.lock:
+            if self.state != OPEN:
+                return
+            self._queue_close(code, reason)
+            schedule = not self.queued
+            self.queued = True
+        if self.conn is not None:
+            self.conn.closed(code, reason)
+        if schedule:
+            self.reactor.schedule(self)
+
+    def _queue_close(self, code: int, reason: str) -> None:
+        # caller holds self.lock, state is OPEN
+        self.outbox.append(self.ws.send(CloseConnection(code=code, reason=reason)))
+        self.state = CLOSING
+        self.close_code, self.close_reason = code, reason
+        self.close_deadline = time.monotonic() + self.reactor.close_timeout
+
+    # -------------------------------------------------------- I/O thread only
+    def write_raw(self, data: bytes, then_finish: bool = False) -> None:
+        """Queue bytes outside WebSocket framing (HTTP responses)."""
+        with self.lock:
+            self.outbox.append(data)
+            if then_finish:
+                self.state = FINISHING
+        self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            self.queued = False
+            if self.outbox:
+                chunk = b''.join(self.outbox) if len(self.outbox) > 1 else self.outbox[0]
+                self.outbox.clear()
+                data = self.pending_write + chunk if self.pending_write else chunk
+            else:
+                data = self.pending_write
+        if data:
+            try:
+                sent = self.sock.send(data)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError,
+                    ssl.SSLWantReadError):
+                sent = 0
+            except OSError as exc:
+                self.abort(1006, f'send failed: {exc}')
+                return
+            data = data[sent:]
+        self.pending_write = data
+        if data:
+            if not self.want_write:
+                self.want_write = True
+                self.reactor.modify(self, _READ | _WRITE)
+        else:
+            if self.want_write:
+                self.want_write = False
+                self.reactor.modify(self, _READ)
+            if self.state == FINISHING:
+                self.finish()
+
+    def on_event(self, mask: int) -> None:
+        if mask & _WRITE:
+            if self.state == TLS_HANDSHAKE:
+                self._tls_handshake()
+                return
+            self.flush()
+        if mask & _READ and self.state != DONE:
+            if self.state == TLS_HANDSHAKE:
+                self._tls_handshake()
+            else:
+                self._read()
+
+    def _tls_handshake(self) -> None:
+        try:
+            self.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self.reactor.modify(self, _READ)
+            return
+        except ssl.SSLWantWriteError:
+            self.reactor.modify(self, _READ | _WRITE)
+            return
+        except (ssl.SSLError, OSError) as exc:
+            logger.info('TLS handshake with %s failed: %s', self.peer, exc)
+            self.finish()
+            return
+        self.state = HTTP
+        self.reactor.modify(self, _READ)
+        if self.sock.pending():
+            self._read()
+
+    def _read(self) -> None:
+        sock = self.sock
+        while True:
+            try:
+                data = sock.recv(_RECV)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError,
+                    ssl.SSLWantWriteError):
+                return
+            except OSError as exc:
+                self.abort(1006, f'receive failed: {exc}')
+                return
+            if not data:
+                self.abort(1006, 'peer closed the socket')
+                return
+            self.last_seen = time.monotonic()
+            if self.state == HTTP:
+                self._http(data)
+            elif self.state in (OPEN, CLOSING):
+                self._frames(data)
+            if self.state == DONE or not isinstance(sock, ssl.SSLSocket) or not sock.pending():
+                return
+
+    def _http(self, data: bytes) -> None:
+        self.inbuf += data
+        try:
+            end = handshake.head_complete(self.inbuf)
+            if not end:
+                return
+            request = handshake.parse_request(self.inbuf[:end])
+            rest = self.inbuf[end:]
+            self.inbuf = b''
+            self.reactor.server.handle_http(self, request, rest)
+        except handshake.HandshakeError as exc:
+            logger.info('refused %s: %d %s', self.peer, exc.status, exc.message)
+            self.write_raw(handshake.error_response(exc), then_finish=True)
+
+    def upgrade(self, key: str, conn: Any, rest: bytes) -> None:
+        """Accept the WebSocket (called by the server once the path is known)."""
+        self.ws = WsConnection(ConnectionType.SERVER)
+        self.conn = conn
+        with self.lock:
+            self.state = OPEN
+        self.write_raw(handshake.upgrade_response(key))
+        if rest:
+            self._frames(rest)
+
+    def _frames(self, data: bytes) -> None:
+        ws = self.ws
+        ws.receive_data(data)
+        limit = self.reactor.max_message_size
+        for event in ws.events():
+            if isinstance(event, TextMessage) or isinstance(event, BytesMessage):
+                if self.state != OPEN:
+                    continue
+                if event.message_finished and not self.parts:
+                    self.size = len(event.data)
+                    if self.size > limit:
+                        self._too_big()
+                        return
+                    self._message(event.data, isinstance(event, BytesMessage))
+                    self.size = 0
+                    continue
+                self.parts.append(event.data)
+                self.size += len(event.data)
+                if self.size > limit:
+                    self._too_big()
+                    return
+                if event.message_finished:
+                    parts, self.parts, self.size = self.parts, [], 0
+                    joined = ''.join(parts) if isinstance(event, TextMessage) else b''.join(parts)
+                    self._message(joined, isinstance(event, BytesMessage))
+            elif isinstance(event, Ping):
+                with self.lock:
+                    if ws.state == ConnectionState.OPEN:
+                        self.outbox.append(ws.send(event.response()))
+                self.flush()
+            elif isinstance(event, Pong):
+                self.ping_sent = None
+            elif isinstance(event, CloseConnection):
+                self._peer_close(event)
+                return
+
+    def _message(self, data: Any, binary: bool) -> None:
+        if binary:
+            logger.warning('[%s] ignored a binary message of %d bytes (Relay sends text)',
+                           self.conn.id, len(data))
+            return
+        self.conn.receive_text(data)
+
+    def _too_big(self) -> None:
+        logger.warning('[%s] closing: message larger than max_message_size (%d bytes)',
+                       self.conn.id, self.reactor.max_message_size)
+        self.parts, self.size = [], 0
+        self.close(1009, 'message too big')
+
+    def _peer_close(self, event: CloseConnection) -> None:
+        ws = self.ws
+        code = event.code
+        reason = event.reason or ''
+        with self.lock:
+            if ws.state == ConnectionState.REMOTE_CLOSING:
+                # The peer closed: answer with the same code, then end.
+                self.outbox.append(ws.send(event.response()))
+                self.state = FINISHING
+                self.close_code, self.close_reason = code, reason
+            elif ws.state == ConnectionState.OPEN:
+                # wsproto reports a protocol violation as a close event to send.
+                self._queue_close(code, reason)
+            else:
+                self.state = FINISHING  # our close was answered
+        if code not in (1000, 1001, 1005) and ws.state != ConnectionState.CLOSED:
+            logger.info('[%s] closing with %d: %s', self.conn.id, code, reason)
+        if self.conn is not None:
+            self.conn.closed(code, reason)
+        self.flush()
+
+    def abort(self, code: int, reason: str) -> None:
+        """Drop the socket without a closing handshake."""
+        if self.state == DONE:
+            return
+        with self.lock:
+            was_open = self.state in (OPEN, CLOSING)
+            self.state = FINISHING
+            self.outbox.clear()
+            self.pending_write = b''
+            if self.close_code == 1006:
+                self.close_reason = reason
+        if was_open:
+            logger.debug('[%s] connection dropped: %s', self.conn.id, reason)
+            self.conn.closed(code, reason)
+        self.finish()
+
+    def finish(self) -> None:
+        """Close the socket and forget the channel."""
+        if self.state == DONE:
+            return
+        with self.lock:
+            self.state = DONE
+        if self.conn is not None:
+            self.conn.closed(self.close_code, self.close_reason)
+        self.reactor.forget(self)
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+    def housekeeping(self, now: float) -> None:
+        """Enforce the handshake, close and keepalive deadlines (I/O thread, ~1/s)."""
+        state = self.state
+        reactor = self.reactor
+        if state in (TLS_HANDSHAKE, HTTP):
+            if now - self.started > reactor.handshake_timeout:
+                logger.info('handshake from %s timed out after %g s', self.peer,
+                            reactor.handshake_timeout)
+                self.finish()
+        elif state == CLOSING or state == FINISHING:
+            if now > self.close_deadline:
+                self.finish()
+        elif state == OPEN and reactor.ping_interval:
+            if self.ping_sent is not None:
+                if now - self.ping_sent > reactor.ping_timeout:
+                    logger.info('[%s] no pong within %g s: dropping the peer', self.conn.id,
+                                reactor.ping_timeout)
+                    self.abort(1006, 'keepalive ping timed out')
+            elif now - self.last_seen > reactor.ping_interval:
+                with self.lock:
+                    self.outbox.append(self.ws.send(Ping(b'relaysync')))
+                self.ping_sent = now
+                self.flush()
+
+
+class Reactor:
+    """The selector loop.  Created and driven by :class:`~relaysync.Server`."""
+
+    def __init__(self, server: Any, *, max_message_size: int, handshake_timeout: float,
+                 ping_interval: Optional[float], ping_timeout: float,
+                 close_timeout: float = 2.0) -> None:
+        self.server = server
+        self.max_message_size = max_message_size
+        self.handshake_timeout = handshake_timeout
+        self.ping_interval = ping_interval
+        self.ping_timeout = ping_timeout
+        self.close_timeout = close_timeout
+        self.selector = selectors.DefaultSelector()
+        self.channels: Dict[int, Channel] = {}
+        self.listeners: List[socket.socket] = []
+        self._dirty: Deque[Channel] = collections.deque()
+        self._tasks: Deque[Callable[[], None]] = collections.deque()
+        self._sleeping = False
+        self._waker_r, self._waker_w = socket.socketpair()
+        self._waker_r.setblocking(False)
+        self._waker_w.setblocking(False)
+        self.selector.register(self._waker_r, _READ, None)
+        self._running = False
+        self.thread: Optional[threading.Thread] = None
+        self.ssl_context: Optional[ssl.SSLContext] = None
+
+    # ------------------------------------------------------ any thread
+    def schedule(self, channel: Channel) -> None:
+        """Ask the I/O thread to flush ``channel``'s outbox."""
+        self._dirty.append(channel)
+        if self._sleeping:
+            self._wake()
+
+    def call_soon(self, func: Callable[[], None]) -> None:
+        """Run ``func`` on the I/O thread."""
+        self._tasks.append(func)
+        self._wake()
+
+    def _wake(self) -> None:
+        self._sleeping = False
+        try:
+            self._waker_w.send(b'\0')
+        except OSError:
+            pass
+
+    # ------------------------------------------------------ I/O thread
+    def add_listener(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.listeners.append(sock)
+        self.selector.register(sock, _READ, sock)
+
+    def stop_listening(self) -> None:
+        for sock in self.listeners:
+            try:
+                self.selector.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+            sock.close()
+        self.listeners.clear()
+
+    def modify(self, channel: Channel, mask: int) -> None:
+        try:
+            self.selector.modify(channel.sock, mask, channel)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def forget(self, channel: Channel) -> None:
+        if self.channels.pop(channel.fileno, None) is not None:
+            try:
+                self.selector.unregister(channel.sock)
+            except (KeyError, ValueError, OSError):
+                pass
+
+    def _accept(self, listener: socket.socket) -> None:
+        for _ in range(64):
+            try:
+                sock, peer = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    logger.error('cannot accept: %s', exc)
+                    return
+                logger.warning('accept failed: %s', exc)
+                return
+            if len(self.channels) >= self.server.max_sockets:
+                sock.close()
+                logger.warning('refused %s: too many open sockets (%d)', peer,
+                               len(self.channels))
+                continue
+            try:
+                sock.setblocking(False)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if self.ssl_context is not None:
+                    sock = self.ssl_context.wrap_socket(sock, server_side=True,
+                                                        do_handshake_on_connect=False)
+            except (OSError, ssl.SSLError) as exc:
+                logger.info('dropped %s before the handshake: %s', peer, exc)
+                sock.close()
+                continue
+            channel = Channel(self, sock, peer)
+            self.channels[channel.fileno] = channel
+            self.selector.register(sock, _READ, channel)
+
+    def run(self) -> None:
+        """Serve until :meth:`shutdown`; returns once every socket is closed."""
+        self._running = True
+        select = self.selector.select
+        dirty = self._dirty
+        next_housekeeping = time.monotonic() + 0.5
+        while self._running:
+            timeout = max(0.0, next_housekeeping - time.monotonic())
+            self._sleeping = True
+            if dirty or self._tasks:
+                self._sleeping = False
+                timeout = 0
+            try:
+                ready = select(timeout)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries
+                ready = []
+            self._sleeping = False
+            for key, mask in ready:
+                target = key.data
+                if target is None:
+                    try:
+                        self._waker_r.recv(4096)
+                    except OSError:
+                        pass
+                elif isinstance(target, Channel):
+                    try:
+                        target.on_event(mask)
+                    except Exception:  # never let one connection stop the loop
+                        logger.exception('internal error on %r; dropping it', target)
+                        target.abort(1011, 'internal error')
+                else:
+                    self._accept(target)
+            while self._tasks:
+                self._tasks.popleft()()
+            while dirty:
+                channel = dirty.popleft()
+                if channel.state != DONE:
+                    channel.flush()
+            now = time.monotonic()
+            if now >= next_housekeeping:
+                next_housekeeping = now + 0.5
+                for channel in list(self.channels.values()):
+                    channel.housekeeping(now)
+        for channel in list(self.channels.values()):
+            channel.finish()
+        self.selector.close()
+        self._waker_r.close()
+        self._waker_w.close()
+
+    def shutdown(self) -> None:
+        """Stop the loop (from any thread); :meth:`run` closes every socket."""
+        def stop() -> None:
+            self._running = False
+        self.call_soon(stop)
+
+    def open_connections(self) -> Set[Channel]:
+        return {c for c in self.channels.values() if c.state == OPEN}

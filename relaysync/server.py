@@ -1,0 +1,370 @@
+"""``Server``: the standalone threaded workflow server.
+
+A :class:`Server` maps request paths to :class:`~relaysync.Workflow` objects and
+serves them.  Its I/O thread (see :mod:`relaysync.reactor`) owns every socket;
+each accepted Relay connection becomes a :class:`~relaysync.connection.Connection`
+whose handlers run on a worker thread of its own.
+"""
+
+import logging
+import os
+import signal
+import socket
+import ssl
+import threading
+import time
+from typing import Any, Dict, Optional
+
+from . import handshake
+from .connection import Connection
+from .exceptions import ServerException
+from .reactor import Channel, Reactor
+from .timeouts import Timeouts
+from .version import SERVER_NAME, __version__
+
+logger = logging.getLogger('relaysync.server')
+package_logger = logging.getLogger('relaysync')
+
+#: Default largest inbound message (bytes).  Speech events with
+#: ``transcribe=False`` carry audio, so several MiB are allowed.
+DEFAULT_MAX_MESSAGE_SIZE = 8 * 1024 * 1024
+
+_OPTIONS = {
+    'log_level': None,
+    'log_handler': None,
+    'ssl_key_filename': None,
+    'ssl_cert_filename': None,
+    'timeouts': None,
+    'max_message_size': DEFAULT_MAX_MESSAGE_SIZE,
+    'max_connections': 4096,
+    'handshake_timeout': 10.0,
+    'ping_interval': 20.0,
+    'ping_timeout': 20.0,
+    'drain_timeout': 10.0,
+    'health_paths': ('/', '/health', '/healthz'),
+}
+
+
+def configure_logging(log_level: Optional[int] = None,
+                      log_handler: Optional[logging.Handler] = None) -> None:
+    """Set the level of the ``relaysync`` logger and optionally add a handler.
+
+    The root logger is never touched.  Without a handler of your own, records
+    propagate to whatever the application configured (WARNING and above reach
+    stderr through Python's last-resort handler when nothing is configured).
+    """
+    if log_level is not None:
+        package_logger.setLevel(log_level)
+    if log_handler is not None and log_handler not in package_logger.handlers:
+        package_logger.addHandler(log_handler)
+
+
+def _number(name: str, value: Any, minimum: float = 0, allow_none: bool = False) -> Any:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= minimum:
+        raise ServerException(f'{name} must be a number greater than {minimum}, got {value!r}')
+    return value
+
+
+class Server:
+    """A Relay workflow server: serves registered workflows over WebSocket.
+
+    Args:
+        host: the address to listen on (``'0.0.0.0'`` for every interface).
+        port: the TCP port, as an int or a numeric string (``os.getenv('PORT')``);
+            0 picks a free port (read it back from :attr:`port`).
+        log_level: level of the ``relaysync`` logger (e.g. ``logging.INFO``).
+        log_handler: a ``logging.Handler`` added to the ``relaysync`` logger.
+        ssl_key_filename: PEM private key; with ``ssl_cert_filename`` enables TLS.
+        ssl_cert_filename: PEM certificate (chain).
+        timeouts: a :class:`~relaysync.Timeouts` for every instance's calls.
+        max_message_size: largest inbound message in bytes (default 8 MiB);
+            larger ones close the connection with 1009.
+        max_connections: most concurrent workflow instances (default 4096);
+            further upgrade requests get ``503 Service Unavailable``.
+        handshake_timeout: seconds a client has to finish the TLS and HTTP
+            handshakes (default 10).
+        ping_interval: seconds of silence before a keepalive ping (default 20;
+            None disables keepalive).
+        ping_timeout: seconds to wait for the pong before dropping the peer
+            (default 20).
+        drain_timeout: on :meth:`stop` or SIGTERM, seconds running instances
+            get to finish before they are closed with 1001 (default 10).
+        health_paths: paths answered ``200`` with a JSON status to a plain HTTP
+            GET (default ``/``, ``/health``, ``/healthz``).
+
+    Raises:
+        ServerException: a bad port or option value, or an unreadable/invalid
+            TLS key or certificate (TLS never falls back to plaintext).
+        TypeError: an unknown keyword argument.
+    """
+
+    def __init__(self, host: str, port: Any, **kwargs: Any) -> None:
+        unknown = set(kwargs) - set(_OPTIONS)
+        if unknown:
+            raise TypeError(f'Server() got unexpected keyword argument(s): '
+                            f'{", ".join(sorted(unknown))}')
+        opts = dict(_OPTIONS, **kwargs)
+        self.host = host
+        try:
+            self._requested_port = int(port)
+        except (TypeError, ValueError):
+            raise ServerException(f'port must be an integer, got {port!r}') from None
+        if not 0 <= self._requested_port <= 65535:
+            raise ServerException(f'port out of range: {self._requested_port}')
+        configure_logging(opts['log_level'], opts['log_handler'])
+        timeouts = opts['timeouts']
+        if timeouts is not None and not isinstance(timeouts, Timeouts):
+            raise ServerException(f'timeouts must be a relaysync.Timeouts, got {timeouts!r}')
+        self.timeouts = timeouts or Timeouts()
+        self.max_message_size = int(_number('max_message_size', opts['max_message_size']))
+        self.max_connections = int(_number('max_connections', opts['max_connections']))
+        self.max_sockets = self.max_connections + 256
+        self.handshake_timeout = _number('handshake_timeout', opts['handshake_timeout'])
+        self.ping_interval = _number('ping_interval', opts['ping_interval'], allow_none=True)
+        self.ping_timeout = _number('ping_timeout', opts['ping_timeout'])
+        self.drain_timeout = _number('drain_timeout', opts['drain_timeout'], minimum=-1)
+        self.health_paths = tuple(handshake.normalize_path(p) for p in opts['health_paths'])
+        self.ssl_context = self._make_ssl_context(opts['ssl_key_filename'],
+                                                  opts['ssl_cert_filename'])
+        self._workflows: Dict[str, Any] = {}
+        self._connections: Dict[str, Connection] = {}
+        self._lock = threading.Lock()
+        self._counter = 0
+        self._reactor: Optional[Reactor] = None
+        self._listener: Optional[socket.socket] = None
+        self._started = threading.Event()
+        self._stopped = threading.Event()
+        self._stopping = False
+        self.port: int = self._requested_port
+
+    # ------------------------------------------------------------ set-up
+    @staticmethod
+    def _make_ssl_context(key: Optional[str], cert: Optional[str]) -> Optional[ssl.SSLContext]:
+        if key is None and cert is None:
+            return None
+        if not key or not cert:
+            raise ServerException('TLS needs both ssl_key_filename and ssl_cert_filename')
+        for what, path in (('key', key), ('certificate', cert)):
+            if not os.path.isfile(path) or not os.access(path, os.R_OK):
+                raise ServerException(f'TLS {what} file is not readable: {path}')
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(certfile=cert, keyfile=key)
+        except (ssl.SSLError, OSError, ValueError) as exc:
+            raise ServerException(f'cannot load TLS key/certificate ({key}, {cert}): {exc}') \
+                from None
+        return context
+
+    def register(self, workflow: Any, path: str) -> None:
+        """Serve ``workflow`` at ``path`` (``'/hellopath'`` or ``'hellopath'``).
+
+        Raises:
+            ServerException: the path is already registered.
+            TypeError: ``workflow`` is not a Workflow-like object or ``path`` not a string.
+        """
+        if not hasattr(workflow, 'resolve'):
+            raise TypeError(f'register() needs a relaysync.Workflow, got {workflow!r}')
+        if not isinstance(path, str):
+            raise TypeError(f'path must be a string, got {path!r}')
+        key = handshake.normalize_path(path)
+        with self._lock:
+            if key in self._workflows:
+                raise ServerException(f'a workflow is already registered at {key}')
+            self._workflows[key] = workflow
+
+    def workflow_for(self, path: str) -> Optional[Any]:
+        """The workflow registered at ``path`` (query string ignored), or None."""
+        return self._workflows.get(handshake.normalize_path(path))
+
+    @property
+    def paths(self) -> Dict[str, Any]:
+        """A copy of ``{path: workflow}``."""
+        return dict(self._workflows)
+
+    def total_connections(self) -> int:
+        """The number of live workflow connections."""
+        return len(self._connections)
+
+    # ----------------------------------------------------- connection life
+    def new_connection(self, workflow: Any, transport: Any, path: str) -> Connection:
+        """Create and track the engine for a new connection (used by every transport)."""
+        with self._lock:
+            self._counter += 1
+            conn_id = f'c{self._counter}'
+        conn = Connection(workflow, transport, conn_id, self.timeouts, path,
+                          on_finished=self._connection_finished)
+        self._connections[conn_id] = conn
+        logger.debug('[%s] connected at %s', conn_id, path)
+        return conn
+
+    def _connection_finished(self, conn: Connection) -> None:
+        self._connections.pop(conn.id, None)
+        logger.debug('[%s] finished (close code %s)', conn.id, conn.close_code)
+
+    def at_capacity(self) -> bool:
+        return len(self._connections) >= self.max_connections
+
+    def health(self) -> Dict[str, Any]:
+        """The health-check document: status, version, live connections."""
+        return {'status': 'stopping' if self._stopping else 'ok', 'version': __version__,
+                'connections': self.total_connections()}
+
+    def handle_http(self, channel: Channel, request: handshake.Request, rest: bytes) -> None:
+        """Answer one parsed HTTP request on the I/O thread."""
+        path = handshake.normalize_path(request.path)
+        if not handshake.is_upgrade(request):
+            if request.method in ('GET', 'HEAD') and path in self.health_paths:
+                status = 503 if self._stopping else 200
+                channel.write_raw(handshake.json_response(status, self.health(),
+                                                          head_only=request.method == 'HEAD'),
+                                  then_finish=True)
+                return
+            if path in self._workflows:
+                raise handshake.HandshakeError(426, 'this path accepts WebSocket connections only',
+                                               {'Upgrade': 'websocket'})
+            if request.method not in ('GET', 'HEAD'):
+                raise handshake.HandshakeError(405, f'{request.method} not allowed',
+                                               {'Allow': 'GET'})
+            raise handshake.HandshakeError(404, f'no workflow at {request.path}')
+        key = handshake.check_upgrade(request)
+        workflow = self._workflows.get(path)
+        if workflow is None:
+            logger.warning('refused a connection to unknown path %.200s', request.path)
+            raise handshake.HandshakeError(404, f'no workflow at {request.path}')
+        if self._stopping:
+            raise handshake.HandshakeError(503, 'server is shutting down')
+        if self.at_capacity():
+            logger.warning('refused a connection to %s: %d connections (max_connections)',
+                           path, len(self._connections))
+            raise handshake.HandshakeError(503, 'too many connections', {'Retry-After': '5'})
+        conn = self.new_connection(workflow, channel, path)
+        channel.upgrade(key, conn, rest)
+
+    # ------------------------------------------------------------ running
+    def _bind(self) -> socket.socket:
+        try:
+            infos = socket.getaddrinfo(self.host or None, self._requested_port,
+                                       type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+            family, stype, proto, _, address = infos[0]
+            sock = socket.socket(family, stype, proto)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+            sock.listen(1024)
+        except OSError as exc:
+            raise ServerException(f'cannot listen on {self.host}:{self._requested_port}: '
+                                  f'{exc}') from None
+        return sock
+
+    def _prepare(self) -> Reactor:
+        if self._reactor is not None:
+            raise ServerException('server already started')
+        reactor = Reactor(self, max_message_size=self.max_message_size,
+                          handshake_timeout=self.handshake_timeout,
+                          ping_interval=self.ping_interval, ping_timeout=self.ping_timeout)
+        reactor.ssl_context = self.ssl_context
+        sock = self._bind()
+        self.port = sock.getsockname()[1]
+        reactor.add_listener(sock)
+        self._reactor = reactor
+        mode = f'ssl_context {self.ssl_context!r}' if self.ssl_context else 'plaintext'
+        logger.info('Relay workflow server (%s) listening on %s port %d with %s',
+                    SERVER_NAME, self.host, self.port, mode)
+        return reactor
+
+    def _serve(self, reactor: Reactor) -> None:
+        self._started.set()
+        try:
+            reactor.run()
+        finally:
+            self._stopped.set()
+            logger.info('Relay workflow server on port %d stopped', self.port)
+
+    def start(self) -> None:
+        """Listen and serve on the calling thread until stopped.
+
+        Ctrl-C or SIGTERM (when called on the main thread) stops the server
+        gracefully (see :meth:`stop`).
+
+        Raises:
+            ServerException: the port cannot be bound, or the server already started.
+        """
+        reactor = self._prepare()
+        restore = self._install_signal_handlers()
+        try:
+            self._serve(reactor)
+        except KeyboardInterrupt:
+            logger.info('interrupted')
+        finally:
+            restore()
+            self._reactor = reactor
+            if not self._stopped.is_set():  # KeyboardInterrupt left sockets open
+                reactor.stop_listening()
+
+    def start_in_background(self) -> 'Server':
+        """Listen, then serve on a daemon thread; returns once listening.
+
+        Use :attr:`port` for the bound port and :meth:`stop` to end.  Also a
+        context manager: ``with Server('127.0.0.1', 0).start_in_background(): ...``.
+        """
+        reactor = self._prepare()
+        thread = threading.Thread(target=self._serve, args=(reactor,), daemon=True,
+                                  name=f'relaysync-io-{self.port}')
+        reactor.thread = thread
+        thread.start()
+        self._started.wait(5)
+        return self
+
+    def _install_signal_handlers(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+        previous = signal.getsignal(signal.SIGTERM)
+
+        def on_sigterm(signum: int, frame: Any) -> None:
+            logger.info('SIGTERM: draining for up to %g s', self.drain_timeout)
+            threading.Thread(target=self.stop, daemon=True, name='relaysync-stop').start()
+
+        try:
+            signal.signal(signal.SIGTERM, on_sigterm)
+        except ValueError:  # pragma: no cover - not the main interpreter
+            return lambda: None
+        return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def stop(self, drain_timeout: Optional[float] = None) -> None:
+        """Stop gracefully: stop accepting, let running instances finish for up to
+        ``drain_timeout`` seconds (default: the server's), then close the rest
+        with 1001 and stop the I/O thread.  Safe from any thread; idempotent.
+        """
+        reactor = self._reactor
+        if reactor is None or self._stopping:
+            self._stopped.wait(30)
+            return
+        self._stopping = True
+        wait = self.drain_timeout if drain_timeout is None else drain_timeout
+        reactor.call_soon(reactor.stop_listening)
+        deadline = time.monotonic() + max(0.0, wait)
+        while self._connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+        remaining = list(self._connections.values())
+        if remaining:
+            logger.warning('shutting down: closing %d running workflow instance(s) with 1001',
+                           len(remaining))
+            for conn in remaining:
+                conn.close(1001, 'server shutting down')
+            close_deadline = time.monotonic() + reactor.close_timeout + 0.5
+            while any(c.state != 5 for c in list(reactor.channels.values())) \
+                    and time.monotonic() < close_deadline:
+                time.sleep(0.02)
+        reactor.shutdown()
+        self._stopped.wait(10)
+
+    def __enter__(self) -> 'Server':
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop(drain_timeout=0)
+
+    def __repr__(self) -> str:
+        return f'<Server {self.host}:{self.port} paths={sorted(self._workflows)}>'

@@ -1,0 +1,1 @@
+"""The Relay simulator (work in progress)."""

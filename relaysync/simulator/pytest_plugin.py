@@ -1,0 +1,1 @@
+"""pytest plugin registering the ``relay_simulator`` fixture (work in progress)."""

@@ -1,0 +1,6 @@
+"""The package version and the name the server announces itself with."""
+
+__version__ = '0.1.0'
+
+#: Sent in the ``Server`` header of every HTTP response and in the start-up log line.
+SERVER_NAME = f'relaysync/{__version__}'
