@@ -24,9 +24,14 @@ _loads = json.loads
 def strip_none(value: Any) -> Any:
     """Return ``value`` with every dict entry whose value is None removed, recursively."""
     if isinstance(value, dict):
-        return {k: strip_none(v) for k, v in value.items() if v is not None}
+        out = {}
+        for k, v in value.items():
+            if v is None:
+                continue
+            out[k] = strip_none(v) if isinstance(v, (dict, list, tuple)) else v
+        return out
     if isinstance(value, (list, tuple)):
-        return [strip_none(v) for v in value]
+        return [strip_none(v) if isinstance(v, (dict, list, tuple)) else v for v in value]
     return value
 
 

@@ -19,6 +19,7 @@ both callable from any thread; ``send_text`` raises
 :class:`~relaysync.ConnectionClosed` once the connection is gone.
 """
 
+import itertools
 import logging
 import os
 import queue
@@ -83,9 +84,17 @@ class PendingCall:
         return _WAITING_FOR.get(self.wait, 'response')
 
 
+_ID_PREFIX = os.urandom(8).hex()
+_id_counter = itertools.count(1)
+
+
 def new_request_id() -> str:
-    """Return a fresh request ``_id``: 32 lowercase hex digits, as relay-py sends."""
-    return os.urandom(16).hex()
+    """Return a fresh request ``_id``: 32 lowercase hex digits, as relay-py sends.
+
+    A random per-process prefix and a counter: unique across processes and
+    restarts without a system call per request.
+    """
+    return f'{_ID_PREFIX}{next(_id_counter):016x}'
 
 
 class Connection:

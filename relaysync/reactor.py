@@ -25,7 +25,7 @@ from typing import Any, Callable, Deque, Dict, List, Optional, Set
 
 from wsproto.connection import Connection as WsConnection
 from wsproto.connection import ConnectionState, ConnectionType
-from wsproto.events import (BytesMessage, CloseConnection, Message, Ping, Pong,
+from wsproto.events import (BytesMessage, CloseConnection, Ping, Pong,
                             TextMessage)
 
 from . import handshake
@@ -40,6 +40,22 @@ _RECV = 65536
 # Channel states
 TLS_HANDSHAKE, HTTP, OPEN, CLOSING, FINISHING, DONE = range(6)
 _STATE_NAMES = ('tls-handshake', 'http', 'open', 'closing', 'finishing', 'done')
+
+
+def text_frame(text: str) -> bytes:
+    """One unmasked, final text frame (RFC 6455 §5.2) carrying ``text``.
+
+    Server-to-client data frames need no state, so they are built here rather
+    than through wsproto's per-message machinery; everything inbound and every
+    control frame still goes through wsproto.
+    """
+    payload = text.encode('utf-8')
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return b'\x81\x7e' + n.to_bytes(2, 'big') + payload
+    return b'\x81\x7f' + n.to_bytes(8, 'big') + payload
 
 
 class Channel:
@@ -79,7 +95,7 @@ class Channel:
         with self.lock:
             if self.state != OPEN:
                 raise ConnectionClosed(self.close_code, self.close_reason)
-            self.outbox.append(self.ws.send(Message(data=text)))
+            self.outbox.append(text_frame(text))
             if self.queued:
                 return
             self.queued = True
