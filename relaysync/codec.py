@@ -12,6 +12,7 @@ so ``_id`` and ``request_id`` comparisons see strings.
 """
 
 import json
+import re
 from typing import Any, Dict, Optional
 
 #: Keys whose integer lists are real numbers, never encoded strings.
@@ -75,3 +76,15 @@ def decode(text: str) -> Any:
     if '[' in text and isinstance(value, (dict, list)):
         value = _fix(value)
     return value
+
+
+#: Keys whose string values never appear in logs.
+SECRET_KEYS = ('password', 'access_token', 'refresh_token', 'token', 'client_secret',
+               'authorization')
+_SECRET = re.compile(r'("(?:%s)"\s*:\s*)"(?:[^"\\]|\\.)*"' % '|'.join(SECRET_KEYS),
+                     re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Return JSON text with the string values of :data:`SECRET_KEYS` replaced by ``"***"``."""
+    return _SECRET.sub(r'\1"***"', text)

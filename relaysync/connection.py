@@ -27,12 +27,14 @@ import threading
 import time
 from typing import Any, Dict, Optional, Protocol, Tuple
 
-from .codec import decode, encode
+from .codec import decode, encode, redact
 from .events import EVENTS, QUIET_WHEN_UNHANDLED
 from .exceptions import ConnectionClosed, ErrorResponse, RelayTimeout, WorkflowException
 from .timeouts import Timeouts
 
 logger = logging.getLogger('relaysync.connection')
+#: Every message sent and received, at DEBUG, secrets redacted.
+wire_logger = logging.getLogger('relaysync.wire')
 
 PROGRESS = 'wf_api_progress_event'
 ERROR = 'wf_api_error_response'
@@ -184,6 +186,8 @@ class Connection:
                 key = (wait, request_id)
                 self._waiters[key] = pending
                 pending.keys.append(key)
+        if wire_logger.isEnabledFor(logging.DEBUG):
+            wire_logger.debug('[%s] send %s', self.id, redact(text))
         try:
             self.transport.send_text(text)
         except ConnectionClosed as exc:
@@ -201,8 +205,11 @@ class Connection:
         message.update(payload)
         if self._closed is not None:
             raise ConnectionClosed(*self._closed, request_type=request_type)
+        text = encode(message)
+        if wire_logger.isEnabledFor(logging.DEBUG):
+            wire_logger.debug('[%s] send %s', self.id, redact(text))
         try:
-            self.transport.send_text(encode(message))
+            self.transport.send_text(text)
         except ConnectionClosed as exc:
             raise ConnectionClosed(exc.code, exc.reason, request_type) from None
         return request_id
@@ -257,20 +264,22 @@ class Connection:
         Malformed messages (not JSON, not an object, no string ``_type``) and
         unknown event types are logged and skipped; nothing raises.
         """
+        if wire_logger.isEnabledFor(logging.DEBUG):
+            wire_logger.debug('[%s] recv %s', self.id, redact(text))
         try:
             msg = decode(text)
         except ValueError as exc:
             logger.warning('[%s] skipped a message that is not JSON (%s): %.200r',
-                           self.id, exc, text)
+                           self.id, exc, redact(text))
             return
         if type(msg) is not dict:
             logger.warning('[%s] skipped a message that is not a JSON object: %.200r',
-                           self.id, text)
+                           self.id, redact(text))
             return
         mtype = msg.get('_type')
         if type(mtype) is not str:
             logger.warning('[%s] skipped a message without a string _type: %.200r',
-                           self.id, text)
+                           self.id, redact(text))
             return
         request_id = msg.get('_id')
         if request_id is not None:

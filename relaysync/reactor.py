@@ -21,7 +21,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Callable, Deque, Dict, List, Optional, Set
+from typing import Any, Callable, Deque, Dict, List, Optional
 
 from wsproto.connection import Connection as WsConnection
 from wsproto.connection import ConnectionState, ConnectionType
@@ -468,21 +468,32 @@ class Reactor:
             self.selector.register(sock, _READ, channel)
 
     def run(self) -> None:
-        """Serve until :meth:`shutdown`; returns once every socket is closed."""
+        """Serve until :meth:`shutdown`; every socket is closed when it returns
+        (also when it is left by an exception such as KeyboardInterrupt)."""
         self._running = True
+        try:
+            self._loop()
+        finally:
+            self._running = False
+            self.stop_listening()
+            for channel in list(self.channels.values()):
+                channel.abort(1001, 'server stopped')
+            self.selector.close()
+            self._waker_r.close()
+            self._waker_w.close()
+
+    def _loop(self) -> None:
         select = self.selector.select
         dirty = self._dirty
+        tasks = self._tasks
         next_housekeeping = time.monotonic() + 0.5
         while self._running:
             timeout = max(0.0, next_housekeeping - time.monotonic())
             self._sleeping = True
-            if dirty or self._tasks:
+            if dirty or tasks:
                 self._sleeping = False
                 timeout = 0
-            try:
-                ready = select(timeout)
-            except InterruptedError:  # pragma: no cover - PEP 475 retries
-                ready = []
+            ready = select(timeout)
             self._sleeping = False
             for key, mask in ready:
                 target = key.data
@@ -499,8 +510,8 @@ class Reactor:
                         target.abort(1011, 'internal error')
                 else:
                     self._accept(target)
-            while self._tasks:
-                self._tasks.popleft()()
+            while tasks:
+                tasks.popleft()()
             while dirty:
                 channel = dirty.popleft()
                 if channel.state != DONE:
@@ -510,11 +521,6 @@ class Reactor:
                 next_housekeeping = now + 0.5
                 for channel in list(self.channels.values()):
                     channel.housekeeping(now)
-        for channel in list(self.channels.values()):
-            channel.finish()
-        self.selector.close()
-        self._waker_r.close()
-        self._waker_w.close()
 
     def shutdown(self) -> None:
         """Stop the loop (from any thread); :meth:`run` closes every socket."""
@@ -522,5 +528,6 @@ class Reactor:
             self._running = False
         self.call_soon(stop)
 
-    def open_connections(self) -> Set[Channel]:
-        return {c for c in self.channels.values() if c.state == OPEN}
+    def socket_count(self) -> int:
+        """Sockets still open (any thread; approximate while the loop runs)."""
+        return len(self.channels)

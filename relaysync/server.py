@@ -45,18 +45,38 @@ _OPTIONS = {
 }
 
 
+class FallbackHandler(logging.StreamHandler):
+    """Writes ``relaysync`` records to stderr only while the application has
+    configured no logging of its own (the root logger has no handler), so an
+    explicit ``log_level`` is visible in a bare script and never duplicated
+    once the application calls ``logging.basicConfig()``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not logging.getLogger().handlers:
+            super().emit(record)
+
+
 def configure_logging(log_level: Optional[int] = None,
                       log_handler: Optional[logging.Handler] = None) -> None:
     """Set the level of the ``relaysync`` logger and optionally add a handler.
 
-    The root logger is never touched.  Without a handler of your own, records
-    propagate to whatever the application configured (WARNING and above reach
-    stderr through Python's last-resort handler when nothing is configured).
+    The root logger is never touched.  ``log_handler`` is added to the
+    ``relaysync`` logger.  Given only ``log_level``, a :class:`FallbackHandler`
+    is added so the records are seen even when the application configured no
+    logging; records also propagate to the application's handlers as usual.
     """
     if log_level is not None:
         package_logger.setLevel(log_level)
-    if log_handler is not None and log_handler not in package_logger.handlers:
-        package_logger.addHandler(log_handler)
+    if log_handler is not None:
+        if log_handler not in package_logger.handlers:
+            package_logger.addHandler(log_handler)
+    elif log_level is not None and not any(isinstance(h, FallbackHandler)
+                                           for h in package_logger.handlers):
+        package_logger.addHandler(FallbackHandler())
 
 
 def _number(name: str, value: Any, minimum: float = 0, allow_none: bool = False) -> Any:
@@ -296,12 +316,9 @@ class Server:
         try:
             self._serve(reactor)
         except KeyboardInterrupt:
-            logger.info('interrupted')
+            logger.info('interrupted: server stopped')
         finally:
             restore()
-            self._reactor = reactor
-            if not self._stopped.is_set():  # KeyboardInterrupt left sockets open
-                reactor.stop_listening()
 
     def start_in_background(self) -> 'Server':
         """Listen, then serve on a daemon thread; returns once listening.
@@ -353,9 +370,9 @@ class Server:
                            len(remaining))
             for conn in remaining:
                 conn.close(1001, 'server shutting down')
+            # Give the peers a moment to answer the close frames.
             close_deadline = time.monotonic() + reactor.close_timeout + 0.5
-            while any(c.state != 5 for c in list(reactor.channels.values())) \
-                    and time.monotonic() < close_deadline:
+            while reactor.socket_count() and time.monotonic() < close_deadline:
                 time.sleep(0.02)
         reactor.shutdown()
         self._stopped.wait(10)
