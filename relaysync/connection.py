@@ -47,6 +47,7 @@ WAIT_SPEECH = 'speech'
 _WAITING_FOR = {WAIT_PROMPT: 'prompt stopped event', WAIT_SPEECH: 'speech event'}
 
 _STOP = object()
+_CALLER = object()
 _monotonic = time.monotonic
 
 
@@ -109,11 +110,14 @@ class Connection:
         timeouts: this instance's timeouts (a copy is kept).
         path: the request path the connection arrived on.
         on_finished: called once the worker has ended (after close).
+        own_worker: True (default) starts a worker thread at the first event;
+            False leaves running the handlers to the caller's thread, which
+            calls :meth:`run_worker` (the WSGI request thread does this).
     """
 
     def __init__(self, workflow: Any, transport: Transport, conn_id: str,
                  timeouts: Optional[Timeouts] = None, path: str = '',
-                 on_finished: Any = None) -> None:
+                 on_finished: Any = None, own_worker: bool = True) -> None:
         from .relay import Relay  # the context object handlers receive
         self.workflow = workflow
         self.transport = transport
@@ -125,7 +129,8 @@ class Connection:
         self._lock = threading.Lock()
         self._closed: Optional[Tuple[int, str]] = None
         self._queue: 'queue.SimpleQueue[Any]' = queue.SimpleQueue()
-        self._worker: Any = None  # a Thread, or _STOP once closed without one
+        # a Thread; _STOP once closed without one; the caller's marker when not own_worker
+        self._worker: Any = None if own_worker else _CALLER
         self._on_finished = on_finished
         self.relay = Relay(self)
 
@@ -376,6 +381,15 @@ class Connection:
                 self._worker = threading.Thread(target=self._run_worker, daemon=True,
                                                 name=f'relaysync-worker-{self.id}')
             self._worker.start()
+
+    def run_worker(self) -> None:
+        """Run this connection's handlers on the calling thread until it closes.
+
+        Only for connections created with ``own_worker=False``.
+        """
+        if self._worker is not _CALLER:
+            raise RuntimeError('run_worker() is for connections created with own_worker=False')
+        self._run_worker()
 
     def _run_worker(self) -> None:
         get = self._queue.get
