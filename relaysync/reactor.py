@@ -61,12 +61,20 @@ def text_frame(text: str) -> bytes:
 class Channel:
     """One accepted socket, from the first byte to close.  The engine's transport."""
 
-    def __init__(self, reactor: 'Reactor', sock: socket.socket, peer: Any) -> None:
+    def __init__(self, reactor: 'Reactor', sock: socket.socket, peer: Any,
+                 adopted: bool = False) -> None:
         self.reactor = reactor
         self.sock = sock
         self.peer = peer
         self.fileno = sock.fileno()
-        self.state = TLS_HANDSHAKE if isinstance(sock, ssl.SSLSocket) else HTTP
+        # An adopted socket belongs to a host server (WSGI): its handshakes are
+        # done, and on finish it is shut down but left for the host to close.
+        self.adopted = adopted
+        self.finished = threading.Event()
+        if adopted:
+            self.state = OPEN
+        else:
+            self.state = TLS_HANDSHAKE if isinstance(sock, ssl.SSLSocket) else HTTP
         self.lock = threading.Lock()
         self.outbox: List[bytes] = []
         self.queued = False           # in the reactor's dirty list
@@ -237,6 +245,11 @@ class Channel:
         if rest:
             self._frames(rest)
 
+    def attach(self, conn: Any) -> None:
+        """Bind the engine to an adopted socket whose 101 response was sent."""
+        self.ws = WsConnection(ConnectionType.SERVER)
+        self.conn = conn
+
     def _frames(self, data: bytes) -> None:
         ws = self.ws
         ws.receive_data(data)
@@ -336,7 +349,9 @@ class Channel:
             self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-        self.sock.close()
+        if not self.adopted:
+            self.sock.close()
+        self.finished.set()
 
     def housekeeping(self, now: float) -> None:
         """Enforce the handshake, close and keepalive deadlines (I/O thread, ~1/s)."""
@@ -428,6 +443,18 @@ class Reactor:
             self.selector.modify(channel.sock, mask, channel)
         except (KeyError, ValueError, OSError):
             pass
+
+    def adopt(self, channel: Channel) -> None:
+        """Start serving an already-upgraded socket (call on the I/O thread)."""
+        try:
+            channel.sock.setblocking(False)
+            self.selector.register(channel.sock, _READ, channel)
+        except (OSError, ValueError) as exc:
+            logger.info('cannot serve an adopted socket: %s', exc)
+            channel.abort(1006, f'cannot serve the socket: {exc}')
+            return
+        self.channels[channel.fileno] = channel
+        channel.flush()  # anything the workers queued meanwhile
 
     def forget(self, channel: Channel) -> None:
         if self.channels.pop(channel.fileno, None) is not None:

@@ -9,6 +9,7 @@ whose handlers run on a worker thread of its own.
 import logging
 import os
 import signal
+import weakref
 import socket
 import ssl
 import threading
@@ -87,13 +88,19 @@ def _number(name: str, value: Any, minimum: float = 0, allow_none: bool = False)
     return value
 
 
+#: Servers serving sockets adopted from a WSGI host in this process (for SIGTERM draining).
+EMBEDDED_SERVERS: 'weakref.WeakSet[Server]' = weakref.WeakSet()
+
+
 class Server:
     """A Relay workflow server: serves registered workflows over WebSocket.
 
     Args:
-        host: the address to listen on (``'0.0.0.0'`` for every interface).
+        host: the address to listen on (default ``'0.0.0.0'``, every interface).
         port: the TCP port, as an int or a numeric string (``os.getenv('PORT')``);
-            0 picks a free port (read it back from :attr:`port`).
+            0 picks a free port (read it back from :attr:`port`).  Default 8080.
+            Host and port are unused when the workflows are served from a WSGI
+            app (:meth:`wsgi_app`).
         log_level: level of the ``relaysync`` logger (e.g. ``logging.INFO``).
         log_handler: a ``logging.Handler`` added to the ``relaysync`` logger.
         ssl_key_filename: PEM private key; with ``ssl_cert_filename`` enables TLS.
@@ -120,7 +127,7 @@ class Server:
         TypeError: an unknown keyword argument.
     """
 
-    def __init__(self, host: str, port: Any, **kwargs: Any) -> None:
+    def __init__(self, host: str = '0.0.0.0', port: Any = 8080, **kwargs: Any) -> None:
         unknown = set(kwargs) - set(_OPTIONS)
         if unknown:
             raise TypeError(f'Server() got unexpected keyword argument(s): '
@@ -157,6 +164,7 @@ class Server:
         self._started = threading.Event()
         self._stopped = threading.Event()
         self._stopping = False
+        self._embedded: Any = None   # relaysync.wsgi.EmbeddedIO, once embedded
         self.port: int = self._requested_port
 
     # ------------------------------------------------------------ set-up
@@ -209,13 +217,19 @@ class Server:
         return len(self._connections)
 
     # ----------------------------------------------------- connection life
-    def new_connection(self, workflow: Any, transport: Any, path: str) -> Connection:
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` has begun: new instances are refused."""
+        return self._stopping
+
+    def new_connection(self, workflow: Any, transport: Any, path: str,
+                       own_worker: bool = True) -> Connection:
         """Create and track the engine for a new connection (used by every transport)."""
         with self._lock:
             self._counter += 1
             conn_id = f'c{self._counter}'
         conn = Connection(workflow, transport, conn_id, self.timeouts, path,
-                          on_finished=self._connection_finished)
+                          on_finished=self._connection_finished, own_worker=own_worker)
         self._connections[conn_id] = conn
         logger.debug('[%s] connected at %s', conn_id, path)
         return conn
@@ -223,6 +237,22 @@ class Server:
     def _connection_finished(self, conn: Connection) -> None:
         self._connections.pop(conn.id, None)
         logger.debug('[%s] finished (close code %s)', conn.id, conn.close_code)
+
+    def embedded_reactor(self) -> Reactor:
+        """The I/O thread serving this server's sockets adopted from a WSGI host
+        (started on first use in each process)."""
+        if self._embedded is None:
+            from .wsgi import EmbeddedIO
+            with self._lock:
+                if self._embedded is None:
+                    self._embedded = EmbeddedIO()
+                    EMBEDDED_SERVERS.add(self)
+        return self._embedded.get(self)
+
+    def wsgi_app(self, app: Any = None) -> Any:
+        """Serve this server's workflows from a WSGI app: ``relaysync.wsgi.mount(app, self)``."""
+        from .wsgi import mount
+        return mount(app, self)
 
     def at_capacity(self) -> bool:
         return len(self._connections) >= self.max_connections
@@ -350,17 +380,24 @@ class Server:
         return lambda: signal.signal(signal.SIGTERM, previous)
 
     def stop(self, drain_timeout: Optional[float] = None) -> None:
-        """Stop gracefully: stop accepting, let running instances finish for up to
-        ``drain_timeout`` seconds (default: the server's), then close the rest
-        with 1001 and stop the I/O thread.  Safe from any thread; idempotent.
+        """Stop gracefully: refuse new instances, let running ones finish for up
+        to ``drain_timeout`` seconds (default: the server's ``drain_timeout``),
+        then close the rest with 1001 (logging how many) and stop the I/O
+        thread.  Works standalone and embedded; safe from any thread; idempotent.
         """
-        reactor = self._reactor
-        if reactor is None or self._stopping:
+        with self._lock:
+            already = self._stopping
+            self._stopping = True
+        if already:
             self._stopped.wait(30)
             return
-        self._stopping = True
+        reactor = self._reactor
+        if reactor is None and self._embedded is not None:
+            current, pid = self._embedded.current()
+            reactor = current if pid == os.getpid() else None
         wait = self.drain_timeout if drain_timeout is None else drain_timeout
-        reactor.call_soon(reactor.stop_listening)
+        if reactor is not None:
+            reactor.call_soon(reactor.stop_listening)
         deadline = time.monotonic() + max(0.0, wait)
         while self._connections and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -370,12 +407,19 @@ class Server:
                            len(remaining))
             for conn in remaining:
                 conn.close(1001, 'server shutting down')
-            # Give the peers a moment to answer the close frames.
-            close_deadline = time.monotonic() + reactor.close_timeout + 0.5
-            while reactor.socket_count() and time.monotonic() < close_deadline:
-                time.sleep(0.02)
-        reactor.shutdown()
-        self._stopped.wait(10)
+            if reactor is not None:
+                # Give the peers a moment to answer the close frames.
+                close_deadline = time.monotonic() + reactor.close_timeout + 0.5
+                while reactor.socket_count() and time.monotonic() < close_deadline:
+                    time.sleep(0.02)
+        elif wait > 0:
+            logger.info('shutting down: every workflow instance finished')
+        if reactor is not None:
+            reactor.shutdown()
+        if self._reactor is not None:
+            self._stopped.wait(10)
+        else:
+            self._stopped.set()
 
     def __enter__(self) -> 'Server':
         return self

@@ -1,0 +1,180 @@
+"""Serve workflows from a WSGI application (Flask, Django, any WSGI app) and gunicorn.
+
+One call mounts every workflow registered on a :class:`~relaysync.Server` into an
+existing app::
+
+    server = relaysync.Server()              # host and port are not used here
+    server.register(wf, '/hellopath')
+    app = relaysync.wsgi.mount(flask_app, server)    # or any WSGI callable
+
+Requests for a registered path that ask for a WebSocket upgrade become workflow
+instances; everything else goes to the wrapped app unchanged.
+
+How a session runs: the WSGI request thread validates the upgrade, writes the
+``101`` response, hands the socket to the process's relaysync I/O thread (the
+same selector loop the standalone server uses) and then *becomes the
+instance's worker*: it runs the handlers until the connection closes.  So an
+instance costs one host thread, and nothing else per connection.  When it ends,
+the socket is shut down and the WSGI call ends by raising the exception the host
+treats as "client gone" (``StopIteration`` for gunicorn, ``ConnectionError``
+for Werkzeug), so no HTTP bytes are ever written onto the WebSocket.
+
+Supported hosts: gunicorn's ``sync`` and ``gthread`` workers and Werkzeug (the
+Flask development server) -- those that expose the connection's socket in the
+environ.  Under gunicorn, capacity is workers × threads concurrent instances.
+"""
+
+import logging
+import os
+import threading
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+
+from . import handshake
+from .reactor import Channel, Reactor
+
+logger = logging.getLogger('relaysync.wsgi')
+
+WSGIApp = Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def _request_from_environ(environ: Dict[str, Any]) -> handshake.Request:
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith('HTTP_'):
+            headers[key[5:].replace('_', '-').lower()] = value
+    return handshake.Request(environ.get('REQUEST_METHOD', 'GET').upper(),
+                             environ.get('PATH_INFO', '') or '/',
+                             environ.get('QUERY_STRING', ''), headers)
+
+
+def _plain_response(start_response: Callable[..., Any], status: int, body: bytes,
+                    content_type: str = 'text/plain; charset=utf-8',
+                    headers: Optional[Dict[str, str]] = None) -> List[bytes]:
+    reason = handshake.http_response(status).split(b'\r\n', 1)[0].decode('latin-1')[9:]
+    out = [('Content-Type', content_type), ('Content-Length', str(len(body)))]
+    out.extend((headers or {}).items())
+    start_response(f'{status} {reason}', out)
+    return [body]
+
+
+class WorkflowMiddleware:
+    """A WSGI app serving ``server``'s workflows and passing the rest to ``app``.
+
+    Args:
+        server: the :class:`~relaysync.Server` holding the registrations,
+            timeouts and limits (it is not started; its host and port are unused).
+        app: the WSGI app for every other request.  Without one, the server's
+            health paths answer ``200`` JSON and anything else ``404``.
+    """
+
+    def __init__(self, server: Any, app: Optional[WSGIApp] = None) -> None:
+        self.server = server
+        self.app = app
+
+    def __call__(self, environ: Dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = _request_from_environ(environ)
+        path = handshake.normalize_path(request.path)
+        workflow = self.server.workflow_for(path)
+        if workflow is not None and handshake.is_upgrade(request):
+            return self._session(environ, start_response, request, workflow, path)
+        if workflow is not None and self.app is None:
+            return _plain_response(start_response, 426,
+                                   b'this path accepts WebSocket connections only\n',
+                                   headers={'Upgrade': 'websocket'})
+        if self.app is not None:
+            return self.app(environ, start_response)
+        if request.method in ('GET', 'HEAD') and path in self.server.health_paths:
+            import json
+            status = 503 if self.server.stopping else 200
+            return _plain_response(start_response, status,
+                                   json.dumps(self.server.health()).encode(), 'application/json')
+        return _plain_response(start_response, 404, f'no workflow at {request.path}\n'.encode())
+
+    def _session(self, environ: Dict[str, Any], start_response: Callable[..., Any],
+                 request: handshake.Request, workflow: Any, path: str) -> Any:
+        server = self.server
+        sock = environ.get('gunicorn.socket') or environ.get('werkzeug.socket')
+        if sock is None:
+            return _plain_response(start_response, 500,
+                                   b'this WSGI server does not expose its sockets\n')
+        try:
+            key = handshake.check_upgrade(request)
+            if server.stopping:
+                raise handshake.HandshakeError(503, 'server is shutting down')
+            if server.at_capacity():
+                raise handshake.HandshakeError(503, 'too many connections', {'Retry-After': '5'})
+        except handshake.HandshakeError as exc:
+            logger.info('refused an upgrade at %s: %d %s', path, exc.status, exc.message)
+            return _plain_response(start_response, exc.status, (exc.message + '\n').encode(),
+                                   headers=exc.headers)
+        try:
+            sock.sendall(handshake.upgrade_response(key))
+        except OSError as exc:
+            logger.info('peer left during the upgrade at %s: %s', path, exc)
+            raise ConnectionError('peer left during the upgrade') from None
+        reactor = server.embedded_reactor()
+        channel = Channel(reactor, sock, environ.get('REMOTE_ADDR'), adopted=True)
+        conn = server.new_connection(workflow, channel, path, own_worker=False)
+        channel.attach(conn)
+        reactor.call_soon(lambda: reactor.adopt(channel))
+        try:
+            conn.run_worker()          # the handlers run here, on the request thread
+        finally:
+            channel.close(1000, '')    # no-op unless the worker ended first
+            channel.finished.wait(reactor.close_timeout + 1.0)
+        # End the WSGI call without writing an HTTP response on the WebSocket.
+        if 'gunicorn.socket' in environ:
+            raise StopIteration()
+        raise ConnectionError('WebSocket session finished')
+
+
+def mount(app: Any, server: Any) -> Any:
+    """Serve ``server``'s workflows from ``app``; returns what to serve.
+
+    * A Flask app (anything with a ``wsgi_app`` attribute): its ``wsgi_app``
+      is wrapped in place and the app itself is returned, so
+      ``app.run()`` and ``gunicorn module:app`` keep working.  Workflow
+      requests never reach Flask's router, so no ``websocket=True`` rule is
+      needed.
+    * Any other WSGI callable (Django's ``get_wsgi_application()``, ...): the
+      returned :class:`WorkflowMiddleware` wraps it.
+    * None: a WSGI app that serves only the workflows and the health check.
+    """
+    if app is not None and hasattr(app, 'wsgi_app'):
+        app.wsgi_app = WorkflowMiddleware(server, app.wsgi_app)
+        return app
+    return WorkflowMiddleware(server, app)
+
+
+class EmbeddedIO:
+    """The relaysync I/O thread of one process, for sockets adopted from a WSGI host.
+
+    Created on first use *in the process that serves* (after gunicorn's fork),
+    re-created if the process has forked since.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._reactor: Optional[Reactor] = None
+        self._pid = 0
+
+    def get(self, server: Any) -> Reactor:
+        with self._lock:
+            if self._reactor is None or self._pid != os.getpid() or not self._running():
+                reactor = Reactor(server, max_message_size=server.max_message_size,
+                                  handshake_timeout=server.handshake_timeout,
+                                  ping_interval=server.ping_interval,
+                                  ping_timeout=server.ping_timeout)
+                thread = threading.Thread(target=reactor.run, daemon=True,
+                                          name='relaysync-io-embedded')
+                reactor.thread = thread
+                thread.start()
+                self._reactor, self._pid = reactor, os.getpid()
+            return self._reactor
+
+    def _running(self) -> bool:
+        thread = self._reactor.thread if self._reactor else None
+        return bool(thread and thread.is_alive())
+
+    def current(self) -> Tuple[Optional[Reactor], int]:
+        return self._reactor, self._pid
