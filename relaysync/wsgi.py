@@ -8,7 +8,8 @@ existing app::
     app = relaysync.wsgi.mount(flask_app, server)    # or any WSGI callable
 
 Requests for a registered path that ask for a WebSocket upgrade become workflow
-instances; everything else goes to the wrapped app unchanged.
+instances, and a plain HTTP request for such a path gets ``426 Upgrade
+Required``; everything else goes to the wrapped app unchanged.
 
 How a session runs: the WSGI request thread validates the upgrade, writes the
 ``101`` response, hands the socket to the process's relaysync I/O thread (the
@@ -77,7 +78,7 @@ class WorkflowMiddleware:
         workflow = self.server.workflow_for(path)
         if workflow is not None and handshake.is_upgrade(request):
             return self._session(environ, start_response, request, workflow, path)
-        if workflow is not None and self.app is None:
+        if workflow is not None:
             return _plain_response(start_response, 426,
                                    b'this path accepts WebSocket connections only\n',
                                    headers={'Upgrade': 'websocket'})
