@@ -28,7 +28,7 @@ import time
 from typing import Any, Dict, Optional, Protocol, Tuple
 
 from .codec import decode, encode, redact
-from .events import EVENTS, QUIET_WHEN_UNHANDLED
+from .events import EVENTS
 from .exceptions import ConnectionClosed, ErrorResponse, RelayTimeout, WorkflowException
 from .timeouts import Timeouts
 
@@ -223,6 +223,10 @@ class Connection:
         lock = pending.lock
         while True:
             remaining = pending.deadline - _monotonic()
+            if pending.wait is not None and pending.response is None:
+                # The response moves the deadline to now + event_timeout, possibly
+                # earlier than this one: never sleep past that point unchecked.
+                remaining = min(remaining, pending.event_timeout)
             if remaining > 0 and lock.acquire(timeout=remaining):
                 break
             with self._lock:

@@ -69,6 +69,3 @@ EVENTS: Dict[str, EventSpec] = {
 #: (``on_interaction_started`` ... ``on_interaction_failed``), called with
 #: ``(relay, interaction_uri, reason)``.
 LIFECYCLE_TYPES = ('started', 'resumed', 'suspended', 'ended', 'failed')
-
-#: Events that are routine when no handler is registered (logged at DEBUG, not WARNING).
-QUIET_WHEN_UNHANDLED = frozenset(('prompt', 'speech', 'stop', 'progress'))

@@ -12,7 +12,7 @@ import base64
 import binascii
 import hashlib
 import json
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Dict, NamedTuple, Optional
 
 from .version import SERVER_NAME
 
@@ -160,8 +160,3 @@ def normalize_path(path: str) -> str:
     path = path.split('?', 1)[0].strip()
     return '/' + path.strip('/')
 
-
-def split_target(target: str) -> Tuple[str, str]:
-    """Split a request target into path and query."""
-    path, _, query = target.partition('?')
-    return path, query

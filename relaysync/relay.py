@@ -363,8 +363,8 @@ class Relay:
     def _notification(self, target: Target, originator: Optional[str], ntype: str,
                       text: Optional[str], name: str, push_opts: Optional[Dict[str, Any]]) -> None:
         tgt = make_target(target)
-        self._call('notification', tgt, self.timeouts.notification, originator=originator, type=ntype, name=name, text=text, target=tgt,
-                   push_opts=push_opts)
+        self._call('notification', tgt, self.timeouts.notification, originator=originator,
+                   type=ntype, name=name, text=text, target=tgt, push_opts=push_opts)
 
     def alert(self, target: Target, originator: str, name: str, text: str,
               push_opts: Optional[Dict[str, Any]] = None) -> None:

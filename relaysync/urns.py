@@ -57,8 +57,12 @@ def interaction_name(name: str) -> str:
 
 
 def group_member(group: str, device: str) -> str:
-    """The group-member URN used by ``is_group_member``:
-    ``urn:relay-resource:name:group:<group>?device=<encoded urn:relay-resource:name:device:<device>>``.
+    """The group-member URN used by ``is_group_member``::
+
+        urn:relay-resource:name:group:<group>?device=<encoded device URN>
+
+    where the device URN is ``urn:relay-resource:name:device:<device>``,
+    percent-encoded as a whole (``:`` becomes ``%3A``).
 
     ``group`` and ``device`` are plain names (not URNs).
     """

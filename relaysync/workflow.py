@@ -8,7 +8,7 @@ imported from ``relaysync.workflow`` as well as from ``relaysync``, so a ported
 import logging
 from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
 
-from .events import EVENTS, LIFECYCLE_TYPES, EventSpec
+from .events import LIFECYCLE_TYPES, EventSpec
 
 logger = logging.getLogger('relaysync.workflow')
 
@@ -24,7 +24,7 @@ def _simple(name: str, args: str, doc: str) -> Callable[['Workflow', F], F]:
         return func
     decorator.__name__ = decorator.__qualname__ = f'on_{name}'
     decorator.__doc__ = (f'{doc}\n\n        Handler signature: ``handler(relay{args})``.\n'
-                         '        Returns the function unchanged, so it can be stacked or called.\n')
+                         '        Returns the function unchanged (stack it, call it, test it).\n')
     return decorator
 
 
@@ -70,7 +70,8 @@ class Workflow:
         get = msg.get
         if spec.name == 'interaction_lifecycle':
             itype = get('type')
-            specific = self._handlers.get(f'interaction_{itype}') if itype in LIFECYCLE_TYPES else None
+            specific = (self._handlers.get(f'interaction_{itype}')
+                        if itype in LIFECYCLE_TYPES else None)
             if specific:
                 return specific[()], (get('source_uri'), get('reason'))
         table = self._handlers.get(spec.name)
