@@ -81,6 +81,7 @@ class Channel:
         self.pending_write = b''      # bytes the socket did not take yet
         self.want_write = False
         self.inbuf = b''
+        self.fast = True              # on the lean frame path (see _fast_frames)
         self.ws: Optional[WsConnection] = None
         self.conn: Any = None         # the engine Connection once upgraded
         self.parts: List[Any] = []    # fragments of the message being received
@@ -251,6 +252,10 @@ class Channel:
         self.conn = conn
 
     def _frames(self, data: bytes) -> None:
+        if self.fast:
+            data = self._fast_frames(data)
+            if not data:
+                return
         ws = self.ws
         ws.receive_data(data)
         limit = self.reactor.max_message_size
@@ -285,6 +290,78 @@ class Channel:
             elif isinstance(event, CloseConnection):
                 self._peer_close(event)
                 return
+
+    def _fast_frames(self, data: bytes) -> bytes:
+        """The hot path: deliver complete, final, masked text frames and answer
+        pings without wsproto's per-message machinery.
+
+        Returns the bytes it will not handle, starting at a frame boundary:
+        from then on the connection goes through wsproto, which validates and
+        closes as the RFC says (fragments, binary, close frames, reserved bits,
+        unmasked frames, oversized messages, invalid UTF-8, ...).
+        """
+        buf = self.inbuf + data if self.inbuf else data
+        n = len(buf)
+        pos = 0
+        limit = self.reactor.max_message_size
+        receive = self.conn.receive_text
+        while self.state == OPEN:
+            if n - pos < 2:
+                break
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            if b0 & 0x70 or not b1 & 0x80:      # reserved bits, or an unmasked frame
+                return self._leave_fast(buf, pos)
+            length = b1 & 0x7F
+            start = pos + 2
+            if length == 126:
+                if n - pos < 4:
+                    break
+                length = int.from_bytes(buf[start:start + 2], 'big')
+                start += 2
+            elif length == 127:
+                if n - pos < 10:
+                    break
+                length = int.from_bytes(buf[start:start + 8], 'big')
+                start += 8
+            opcode = b0 & 0x0F
+            if b0 & 0x80 == 0 or (opcode != 1 and (opcode not in (9, 10) or length > 125)):
+                return self._leave_fast(buf, pos)  # fragments, binary, close, odd control
+            if length > limit:
+                return self._leave_fast(buf, pos)
+            end = start + 4 + length
+            if end > n:
+                break                                # wait for the rest of the frame
+            payload = buf[start + 4:end]
+            if length:
+                mask = buf[start:start + 4] * (length // 4 + 1)
+                payload = (int.from_bytes(payload, 'little')
+                           ^ int.from_bytes(mask[:length], 'little')).to_bytes(length, 'little')
+            if opcode == 1:
+                try:
+                    text = payload.decode('utf-8')
+                except UnicodeDecodeError:
+                    return self._leave_fast(buf, pos)
+                pos = end
+                receive(text)
+            elif opcode == 9:
+                pos = end
+                with self.lock:
+                    if self.state == OPEN:
+                        self.outbox.append(bytes((0x8A, length)) + payload)
+                self.flush()
+            else:
+                pos = end
+                self.ping_sent = None
+        if self.state != OPEN and pos < n:
+            return self._leave_fast(buf, pos)
+        self.inbuf = buf[pos:] if pos < n else b''
+        return b''
+
+    def _leave_fast(self, buf: bytes, pos: int) -> bytes:
+        self.fast = False
+        self.inbuf = b''
+        return buf[pos:]
 
     def _message(self, data: Any, binary: bool) -> None:
         if binary:
