@@ -194,7 +194,8 @@ def test_binary_message_is_ignored_and_the_connection_continues(recorder):
     (frame(0, event(7)), 1002),                      # continuation with nothing to continue
     (frame(9, b'x' * 126), 1002),                    # control frame over 125 bytes
     (frame(3, b'reserved opcode'), 1002),
-])
+], ids=['invalid-utf8', 'unmasked', 'rsv1', 'stray-continuation', 'long-control',
+        'reserved-opcode'])
 def test_protocol_violations_after_good_frames_close_with_the_rfc_code(recorder, bad, code):
     served, names, connect = recorder
     peer = connect()
