@@ -277,7 +277,7 @@ class Connection:
             wire_logger.debug('[%s] recv %s', self.id, redact(text))
         try:
             msg = decode(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
             logger.warning('[%s] skipped a message that is not JSON (%s): %.200r',
                            self.id, exc, redact(text))
             return
@@ -357,8 +357,11 @@ class Connection:
             self._finish(pending, error)
 
     def _prompt(self, msg: Dict[str, Any]) -> None:
+        prompt_id = msg.get('id')
+        if not isinstance(prompt_id, str):
+            return  # waiters are keyed by string ids (a list or object is unhashable)
         ptype = msg.get('type')
-        key = (WAIT_PROMPT, msg.get('id'))
+        key = (WAIT_PROMPT, prompt_id)
         if ptype == 'stopped':
             self._event_arrived(key, msg)
         elif ptype == 'failed':
@@ -373,7 +376,9 @@ class Connection:
                 pending.deadline = _monotonic() + pending.event_timeout
 
     def _speech(self, msg: Dict[str, Any]) -> None:
-        self._event_arrived((WAIT_SPEECH, msg.get('request_id')), msg)
+        request_id = msg.get('request_id')
+        if isinstance(request_id, str):  # waiters are keyed by string ids
+            self._event_arrived((WAIT_SPEECH, request_id), msg)
 
     # ------------------------------------------------------------- worker
     def _enqueue(self, item: Any) -> None:

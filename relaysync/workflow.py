@@ -82,7 +82,10 @@ class Workflow:
             return table[()], args
         a, b = get(spec.filter_fields[0]), get(spec.filter_fields[1])
         for key in ((a, b), (a, ANY), (ANY, b), (ANY, ANY)):
-            func = table.get(key)
+            try:
+                func = table.get(key)
+            except TypeError:  # an unhashable value (JSON list or object) matches no filter
+                continue
             if func is not None:
                 return func, args
         return None
