@@ -1,7 +1,148 @@
-"""The ``relaysync`` command line (work in progress)."""
+"""The ``relaysync`` command line.
+
+``relaysync simulate PROGRAM`` runs a workflow program against the Relay
+simulator and prints what happens on the virtual devices; see
+``relaysync simulate --help``.
+"""
+
+import argparse
+import signal
 import sys
+import threading
+from typing import Callable, List, Optional, TextIO
+
+from .version import __version__
+
+DESCRIPTION = '''\
+Run a workflow program with no device and no account: relaysync starts
+PROGRAM with PORT set to a free port, connects to it as the Relay server,
+triggers the workflow from a virtual device and prints what each device
+heard and saw, and every request the workflow made.
+
+exit codes: 0 terminated cleanly, 1 workflow failed, 2 usage error,
+3 timeout, 4 the program died or could not be reached.'''
+
+EPILOG = '''\
+examples:
+  relaysync simulate samples/hello_world_wf.py
+  relaysync simulate samples/listen_wf.py --say "Bob"
+  relaysync simulate samples/buttons_wf.py --press "action:single@heard=tap" \\
+      --press "action:triple@heard=you tapped once"
+  relaysync simulate samples/notification_wf.py --group team=Bob,Carol --ack Bob@2
+  relaysync simulate my_wf.py --scenario scenario.json --time-scale 0.1
+  relaysync simulate my_wf.py --interactive
+
+A scenario file is JSON with "devices", "groups", "trigger", "steps" and
+"options"; the module relaysync.simulator.scenario documents the format.'''
 
 
-def main(argv=None) -> int:
-    print('relaysync: no command implemented yet', file=sys.stderr)
-    return 2
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``relaysync`` command."""
+    parser = argparse.ArgumentParser(prog='relaysync', description='relaysync tools.')
+    parser.add_argument('--version', action='version', version=f'relaysync {__version__}')
+    commands = parser.add_subparsers(dest='command', metavar='COMMAND')
+    sim = commands.add_parser('simulate', help='run a workflow against the Relay simulator',
+                              description=DESCRIPTION, epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sim.add_argument('program', nargs='?', metavar='PROGRAM',
+                     help='the workflow program (a Python file) to run')
+    where = sim.add_argument_group('where the workflow is')
+    where.add_argument('--path', help='the workflow path (default: the path the program '
+                                      'registers in its source, else /)')
+    where.add_argument('--url', help='connect to an already running workflow server '
+                                     '(ws://host:port/path) instead of starting PROGRAM')
+    where.add_argument('--python', default=sys.executable,
+                       help='the Python interpreter that runs PROGRAM (default: this one)')
+    where.add_argument('--startup-timeout', type=float, default=20.0, metavar='S',
+                       help='seconds PROGRAM has to start listening (default 20)')
+    who = sim.add_argument_group('devices and what they do')
+    who.add_argument('--scenario', metavar='FILE', help='a scenario file (JSON): devices, '
+                     'groups, trigger, scripted steps, options; options below override it')
+    who.add_argument('--device', action='append', metavar='NAME[,KEY=VALUE...]',
+                     help='a virtual device, e.g. "Bob,battery=40,type=relay2,'
+                          'latlong=35.7;-78.6" (repeatable; the first one triggers)')
+    who.add_argument('--trigger', metavar='DEVICE', help='the device that triggers the workflow')
+    who.add_argument('--trigger-type', metavar='TYPE',
+                     help='button (default), phrase, http, nfc, emergency, ...')
+    who.add_argument('--arg', action='append', metavar='KEY=VALUE',
+                     help='a trigger arg, e.g. phrase=hello or spillover=now (repeatable)')
+    who.add_argument('--var', action='append', metavar='KEY=VALUE',
+                     help='an instance variable the workflow starts with (repeatable)')
+    who.add_argument('--say', action='append', metavar='TEXT',
+                     help='what the triggering device says at the next listen (repeatable, '
+                          'in order)')
+    who.add_argument('--press', action='append', metavar='SPEC',
+                     help='[DEVICE:]BUTTON:TAPS[@SECONDS|@heard=TEXT], e.g. action:double@2 '
+                          'or action:single@heard=press (repeatable, in order)')
+    who.add_argument('--ack', action='append', metavar='DEVICE[@S]',
+                     help='DEVICE acknowledges every alert S seconds after it arrives '
+                          '(default 1)')
+    who.add_argument('--answer-calls', action='append', metavar='DEVICE[@S]',
+                     help='DEVICE answers incoming calls after S seconds (default 1)')
+    who.add_argument('--group', action='append', metavar='NAME=DEV1,DEV2',
+                     help='a group of devices (repeatable)')
+    who.add_argument('--interactive', action='store_true',
+                     help='type commands (press, say, ack, ...) while the workflow runs; '
+                          'no timeout unless --timeout is given')
+    how = sim.add_argument_group('timing and output')
+    how.add_argument('--timeout', type=float, metavar='S',
+                     help='give up after S real seconds (default 30)')
+    how.add_argument('--time-scale', type=float, metavar='F',
+                     help='real seconds per simulated second (0.1 = ten times faster)')
+    how.add_argument('--pace', action='store_true',
+                     help='speech takes time in proportion to its length')
+    how.add_argument('--slow', action='append', metavar='REQUEST=S',
+                     help='answer REQUEST after S simulated seconds, with progress events')
+    how.add_argument('--allow-errors', action='store_true',
+                     help='exit 0 even if requests were refused, as long as the workflow '
+                          'terminated')
+    how.add_argument('--no-times', action='store_true', help='print the transcript without times')
+    how.add_argument('--no-requests', action='store_true',
+                     help='leave the workflow\'s requests out of the transcript')
+    how.add_argument('--show-output', action='store_true',
+                     help='print the program\'s own output as it comes')
+    return parser
+
+
+def main(argv: Optional[List[str]] = None, stdin: Optional[TextIO] = None,
+         stdout: Optional[TextIO] = None) -> int:
+    """Run the ``relaysync`` command; returns the exit code.
+
+    Args:
+        argv: the arguments (default ``sys.argv[1:]``).
+        stdin: where interactive commands are read (default ``sys.stdin``).
+        stdout: where the transcript goes (default ``sys.stdout``).
+    """
+    parser = build_parser()
+    try:
+        opts = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if opts.command != 'simulate':
+        parser.print_help(stdout or sys.stdout)
+        return 2
+    if opts.time_scale is not None and opts.time_scale <= 0:
+        print('relaysync simulate: --time-scale must be positive', file=stdout or sys.stdout)
+        return 2
+    from .simulator.command import simulate
+    restore = _exit_on_sigterm()
+    try:
+        return simulate(opts, stdin or sys.stdin, stdout or sys.stdout)
+    finally:
+        restore()
+
+
+def _exit_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM raise SystemExit (on the main thread), so the simulator
+    still stops the workflow program it started; returns the undo."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+    previous = signal.signal(signal.SIGTERM, handler)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == '__main__':  # pragma: no cover
+    sys.exit(main())

@@ -113,11 +113,15 @@ class Connection:
         own_worker: True (default) starts a worker thread at the first event;
             False leaves running the handlers to the caller's thread, which
             calls :meth:`run_worker` (the WSGI request thread does this).
+        on_handler_error: called as ``on_handler_error(connection, handler_name,
+            exception)`` on the worker thread after a handler raised (and the
+            error was logged).
     """
 
     def __init__(self, workflow: Any, transport: Transport, conn_id: str,
                  timeouts: Optional[Timeouts] = None, path: str = '',
-                 on_finished: Any = None, own_worker: bool = True) -> None:
+                 on_finished: Any = None, own_worker: bool = True,
+                 on_handler_error: Any = None) -> None:
         from .relay import Relay  # the context object handlers receive
         self.workflow = workflow
         self.transport = transport
@@ -132,6 +136,7 @@ class Connection:
         # a Thread; _STOP once closed without one; the caller's marker when not own_worker
         self._worker: Any = None if own_worker else _CALLER
         self._on_finished = on_finished
+        self._on_handler_error = on_handler_error
         self.relay = Relay(self)
 
     def __repr__(self) -> str:
@@ -413,10 +418,15 @@ class Connection:
                     func(relay, *args)
                 except ConnectionClosed as exc:
                     logger.info('[%s] on_%s handler ended: %s', self.id, name, exc)
-                except Exception:
+                except (Exception, SystemExit) as exc:  # sys.exit() must not end the worker
                     logger.exception('[%s] on_%s handler raised (workflow %s, path %s)',
                                      self.id, name, getattr(self.workflow, 'name', '?'),
                                      self.path)
+                    if self._on_handler_error is not None:
+                        try:
+                            self._on_handler_error(self, name, exc)
+                        except Exception:
+                            logger.exception('[%s] error listener raised', self.id)
         finally:
             if self._on_finished is not None:
                 self._on_finished(self)

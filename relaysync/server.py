@@ -14,7 +14,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from . import handshake
 from .connection import Connection
@@ -57,6 +57,11 @@ class FallbackHandler(logging.StreamHandler):
         self.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Write ``record`` to stderr, unless the root logger has a handler.
+
+        Args:
+            record: the log record.
+        """
         if not logging.getLogger().handlers:
             super().emit(record)
 
@@ -65,10 +70,16 @@ def configure_logging(log_level: Optional[int] = None,
                       log_handler: Optional[logging.Handler] = None) -> None:
     """Set the level of the ``relaysync`` logger and optionally add a handler.
 
-    The root logger is never touched.  ``log_handler`` is added to the
-    ``relaysync`` logger.  Given only ``log_level``, a :class:`FallbackHandler`
-    is added so the records are seen even when the application configured no
-    logging; records also propagate to the application's handlers as usual.
+    Called by :class:`Server` with its ``log_level`` and ``log_handler``
+    options.  The root logger is never touched.  Given only ``log_level``, a
+    :class:`FallbackHandler` is added so the records are seen even when the
+    application configured no logging; records also propagate to the
+    application's handlers as usual.
+
+    Args:
+        log_level: a ``logging`` level for the ``relaysync`` logger (None:
+            leave it alone).
+        log_handler: a handler to add to the ``relaysync`` logger (None: none).
     """
     if log_level is not None:
         package_logger.setLevel(log_level)
@@ -95,35 +106,59 @@ EMBEDDED_SERVERS: 'weakref.WeakSet[Server]' = weakref.WeakSet()
 class Server:
     """A Relay workflow server: serves registered workflows over WebSocket.
 
+    Register workflows with :meth:`register`, then either run the server
+    itself (:meth:`start`, :meth:`start_in_background`) or serve the
+    workflows from a WSGI app (:meth:`wsgi_app`, :func:`relaysync.wsgi.mount`).
+    Constructing a server binds nothing; it only checks and stores the options.
+
     Args:
         host: the address to listen on (default ``'0.0.0.0'``, every interface).
         port: the TCP port, as an int or a numeric string (``os.getenv('PORT')``);
             0 picks a free port (read it back from :attr:`port`).  Default 8080.
             Host and port are unused when the workflows are served from a WSGI
             app (:meth:`wsgi_app`).
-        log_level: level of the ``relaysync`` logger (e.g. ``logging.INFO``).
-        log_handler: a ``logging.Handler`` added to the ``relaysync`` logger.
-        ssl_key_filename: PEM private key; with ``ssl_cert_filename`` enables TLS.
-        ssl_cert_filename: PEM certificate (chain).
-        timeouts: a :class:`~relaysync.Timeouts` for every instance's calls.
-        max_message_size: largest inbound message in bytes (default 8 MiB);
-            larger ones close the connection with 1009.
-        max_connections: most concurrent workflow instances (default 4096);
-            further upgrade requests get ``503 Service Unavailable``.
-        handshake_timeout: seconds a client has to finish the TLS and HTTP
-            handshakes (default 10).
-        ping_interval: seconds of silence before a keepalive ping (default 20;
-            None disables keepalive).
-        ping_timeout: seconds to wait for the pong before dropping the peer
-            (default 20).
-        drain_timeout: on :meth:`stop` or SIGTERM, seconds running instances
-            get to finish before they are closed with 1001 (default 10).
-        health_paths: paths answered ``200`` with a JSON status to a plain HTTP
-            GET (default ``/``, ``/health``, ``/healthz``).
+        **kwargs: the keyword options below, all optional.  relay-py's four
+            options (``log_level``, ``log_handler``, ``ssl_key_filename``,
+            ``ssl_cert_filename``) keep their meaning.
+
+    Keyword Args:
+        log_level (int): level of the ``relaysync`` logger, e.g. ``logging.INFO``
+            (default: leave it alone).  See :func:`configure_logging`.
+        log_handler (logging.Handler): a handler added to the ``relaysync``
+            logger (default: none).
+        ssl_key_filename (str): PEM private key file; together with
+            ``ssl_cert_filename`` it turns on TLS (default: plaintext).
+        ssl_cert_filename (str): PEM certificate (chain) file.
+        timeouts (Timeouts): the :class:`~relaysync.Timeouts` every instance
+            starts with (default ``Timeouts()``).
+        max_message_size (int): largest inbound message in bytes (default
+            8 MiB); a larger one closes the connection with code 1009.
+        max_connections (int): most concurrent workflow instances (default
+            4096); further upgrade requests get ``503 Service Unavailable``.
+        handshake_timeout (float): seconds a client has to finish the TLS and
+            HTTP handshakes (default 10).
+        ping_interval (float | None): seconds of silence before a keepalive
+            ping (default 20; None turns keepalive off).
+        ping_timeout (float): seconds to wait for the pong before dropping the
+            peer (default 20).
+        drain_timeout (float): on :meth:`stop` or SIGTERM, seconds running
+            instances get to finish before they are closed with code 1001
+            (default 10; 0 closes them at once).
+        health_paths (tuple[str, ...]): paths answered ``200`` with a JSON
+            status (:meth:`health`) to a plain HTTP GET (default ``/``,
+            ``/health``, ``/healthz``).
+
+    Attributes:
+        host (str): the listening address.
+        port (int): the port; after :meth:`start_in_background` (or while
+            :meth:`start` runs) the port actually bound, also when 0 was asked for.
+        timeouts (Timeouts): the timeouts given to each new instance.
+        ssl_context (ssl.SSLContext | None): the TLS context, or None for plaintext.
 
     Raises:
-        ServerException: a bad port or option value, or an unreadable/invalid
-            TLS key or certificate (TLS never falls back to plaintext).
+        ServerException: a bad port or option value, or an unreadable or
+            invalid TLS key or certificate, or only one of the two TLS files
+            (TLS never falls back to plaintext).
         TypeError: an unknown keyword argument.
     """
 
@@ -165,6 +200,7 @@ class Server:
         self._stopped = threading.Event()
         self._stopping = False
         self._embedded: Any = None   # relaysync.wsgi.EmbeddedIO, once embedded
+        self._error_listeners: List[Callable[[Connection, str, BaseException], None]] = []
         self.port: int = self._requested_port
 
     # ------------------------------------------------------------ set-up
@@ -187,11 +223,17 @@ class Server:
         return context
 
     def register(self, workflow: Any, path: str) -> None:
-        """Serve ``workflow`` at ``path`` (``'/hellopath'`` or ``'hellopath'``).
+        """Serve ``workflow`` at ``path``.
+
+        Args:
+            workflow: the :class:`~relaysync.Workflow` to run for each connection
+                on ``path``.
+            path: ``'/hellopath'`` or ``'hellopath'`` (a leading ``/`` is added, a
+                trailing one and any query string are ignored).
 
         Raises:
-            ServerException: the path is already registered.
-            TypeError: ``workflow`` is not a Workflow-like object or ``path`` not a string.
+            ServerException: the path is already registered (as in relay-py).
+            TypeError: ``workflow`` is not a Workflow, or ``path`` not a string.
         """
         if not hasattr(workflow, 'resolve'):
             raise TypeError(f'register() needs a relaysync.Workflow, got {workflow!r}')
@@ -204,7 +246,14 @@ class Server:
             self._workflows[key] = workflow
 
     def workflow_for(self, path: str) -> Optional[Any]:
-        """The workflow registered at ``path`` (query string ignored), or None."""
+        """The workflow registered at ``path``.
+
+        Args:
+            path: a request path; the query string is ignored.
+
+        Returns:
+            The :class:`~relaysync.Workflow`, or None when nothing is registered there.
+        """
         return self._workflows.get(handshake.normalize_path(path))
 
     @property
@@ -213,7 +262,11 @@ class Server:
         return dict(self._workflows)
 
     def total_connections(self) -> int:
-        """The number of live workflow connections."""
+        """The number of live workflow connections (running instances).
+
+        Returns:
+            The count, across every registered path.
+        """
         return len(self._connections)
 
     # ----------------------------------------------------- connection life
@@ -224,23 +277,67 @@ class Server:
 
     def new_connection(self, workflow: Any, transport: Any, path: str,
                        own_worker: bool = True) -> Connection:
-        """Create and track the engine for a new connection (used by every transport)."""
+        """Create and track the engine of a new connection.
+
+        Used by the transports (the standalone server, WSGI embedding); an
+        application does not call it.
+
+        Args:
+            workflow: the workflow to run.
+            transport: the connection's transport (``send_text``, ``close``).
+            path: the request path.
+            own_worker: True starts a worker thread for the handlers; False
+                leaves it to the caller (the WSGI request thread).
+
+        Returns:
+            The new ``relaysync.connection.Connection``.
+        """
         with self._lock:
             self._counter += 1
             conn_id = f'c{self._counter}'
         conn = Connection(workflow, transport, conn_id, self.timeouts, path,
-                          on_finished=self._connection_finished, own_worker=own_worker)
+                          on_finished=self._connection_finished, own_worker=own_worker,
+                          on_handler_error=self._handler_error)
         self._connections[conn_id] = conn
         logger.debug('[%s] connected at %s', conn_id, path)
         return conn
+
+    def add_error_listener(self,
+                           callback: Callable[[Connection, str, BaseException], None]) -> None:
+        """Call ``callback(connection, handler_name, exception)`` whenever a
+        handler raises, on that instance's worker thread, after the error is
+        logged (e.g. to report it to an error tracker).  ``connection.path`` and
+        ``connection.id`` say where; the instance and the server carry on."""
+        self._error_listeners.append(callback)
+
+    def remove_error_listener(self,
+                              callback: Callable[[Connection, str, BaseException], None]) -> None:
+        """Stop calling a callback added with :meth:`add_error_listener`."""
+        try:
+            self._error_listeners.remove(callback)
+        except ValueError:
+            pass
+
+    def _handler_error(self, conn: Connection, name: str, exc: BaseException) -> None:
+        for callback in list(self._error_listeners):
+            try:
+                callback(conn, name, exc)
+            except Exception:
+                logger.exception('[%s] error listener %r raised', conn.id, callback)
 
     def _connection_finished(self, conn: Connection) -> None:
         self._connections.pop(conn.id, None)
         logger.debug('[%s] finished (close code %s)', conn.id, conn.close_code)
 
     def embedded_reactor(self) -> Reactor:
-        """The I/O thread serving this server's sockets adopted from a WSGI host
-        (started on first use in each process)."""
+        """The I/O thread serving this server's sockets adopted from a WSGI host.
+
+        Started on first use in each process (so after gunicorn forks).  Used by
+        :mod:`relaysync.wsgi`.
+
+        Returns:
+            The process's ``relaysync.reactor.Reactor``.
+        """
         if self._embedded is None:
             from .wsgi import EmbeddedIO
             with self._lock:
@@ -250,20 +347,53 @@ class Server:
         return self._embedded.get(self)
 
     def wsgi_app(self, app: Any = None) -> Any:
-        """Serve this server's workflows from a WSGI app: ``relaysync.wsgi.mount(app, self)``."""
+        """Serve this server's workflows from a WSGI app.
+
+        Same as ``relaysync.wsgi.mount(app, self)``; see :func:`relaysync.wsgi.mount`.
+
+        Args:
+            app: a Flask app, any WSGI callable, or None (default) for a WSGI app
+                serving only the workflows and the health check.
+
+        Returns:
+            What to serve: the Flask app itself (its ``wsgi_app`` wrapped in
+            place), or a :class:`~relaysync.wsgi.WorkflowMiddleware`.
+        """
         from .wsgi import mount
         return mount(app, self)
 
     def at_capacity(self) -> bool:
+        """Whether ``max_connections`` instances are running (new ones get 503).
+
+        Returns:
+            True at or over the limit.
+        """
         return len(self._connections) >= self.max_connections
 
     def health(self) -> Dict[str, Any]:
-        """The health-check document: status, version, live connections."""
+        """The health-check document served on the health paths.
+
+        Returns:
+            ``{'status': 'ok' | 'stopping', 'version': __version__, 'connections': N}``.
+        """
         return {'status': 'stopping' if self._stopping else 'ok', 'version': __version__,
                 'connections': self.total_connections()}
 
     def handle_http(self, channel: Channel, request: handshake.Request, rest: bytes) -> None:
-        """Answer one parsed HTTP request on the I/O thread."""
+        """Answer one parsed HTTP request (called on the I/O thread).
+
+        Health checks get JSON, WebSocket upgrades on registered paths become
+        workflow instances, and everything else an HTTP error.
+
+        Args:
+            channel: the connection's channel.
+            request: the parsed request.
+            rest: bytes received after the request head.
+
+        Raises:
+            relaysync.handshake.HandshakeError: the request is refused (the
+                caller answers with its status).
+        """
         path = handshake.normalize_path(request.path)
         if not handshake.is_upgrade(request):
             if request.method in ('GET', 'HEAD') and path in self.health_paths:
@@ -335,8 +465,12 @@ class Server:
     def start(self) -> None:
         """Listen and serve on the calling thread until stopped.
 
-        Ctrl-C or SIGTERM (when called on the main thread) stops the server
-        gracefully (see :meth:`stop`).
+        Logs ``Relay workflow server (relaysync/<version>) listening on <host> port
+        <port> with plaintext`` (or ``with ssl_context ...``) once the socket is
+        bound.  SIGTERM (when called on the main thread) or :meth:`stop` from
+        another thread drains the running instances (see :meth:`stop`) and
+        makes it return; Ctrl-C (``KeyboardInterrupt``) returns at once, closing
+        every connection with code 1001.
 
         Raises:
             ServerException: the port cannot be bound, or the server already started.
@@ -353,8 +487,15 @@ class Server:
     def start_in_background(self) -> 'Server':
         """Listen, then serve on a daemon thread; returns once listening.
 
-        Use :attr:`port` for the bound port and :meth:`stop` to end.  Also a
-        context manager: ``with Server('127.0.0.1', 0).start_in_background(): ...``.
+        Read the bound port from :attr:`port` (useful with port 0) and end with
+        :meth:`stop`.  The server is also a context manager whose exit stops it
+        without draining: ``with Server('127.0.0.1', 0).start_in_background() as s: ...``.
+
+        Returns:
+            The server itself.
+
+        Raises:
+            ServerException: the port cannot be bound, or the server already started.
         """
         reactor = self._prepare()
         thread = threading.Thread(target=self._serve, args=(reactor,), daemon=True,
@@ -380,10 +521,17 @@ class Server:
         return lambda: signal.signal(signal.SIGTERM, previous)
 
     def stop(self, drain_timeout: Optional[float] = None) -> None:
-        """Stop gracefully: refuse new instances, let running ones finish for up
-        to ``drain_timeout`` seconds (default: the server's ``drain_timeout``),
-        then close the rest with 1001 (logging how many) and stop the I/O
-        thread.  Works standalone and embedded; safe from any thread; idempotent.
+        """Stop gracefully.
+
+        Refuses new instances (upgrade requests get 503, health checks report
+        ``stopping``), lets running instances finish for up to ``drain_timeout``
+        seconds, then closes the rest with close code 1001 (logging how many) and
+        stops the I/O thread.  Works standalone and embedded, from any thread;
+        calling it again waits for the first call's work.
+
+        Args:
+            drain_timeout: seconds to let instances finish (default: the server's
+                ``drain_timeout`` option; 0 closes them at once).
         """
         with self._lock:
             already = self._stopping

@@ -509,3 +509,38 @@ def test_fifty_simultaneous_connections_keep_their_own_state(serve):
     for peer in peers:
         peer.close()
     wait_until(lambda: served.server.total_connections() == 0, BOUND)
+
+
+def test_error_listeners_hear_about_handler_exceptions(serve):
+    wf = relaysync.Workflow('listened')
+
+    @wf.on_timer_fired
+    def fired(relay, name):
+        if name == 'boom':
+            raise KeyError(name)
+
+    served = serve(wf)
+    heard = []
+    done = threading.Event()
+
+    def listener(conn, handler_name, exc):
+        heard.append((conn.path, handler_name, type(exc), threading.current_thread().name))
+        done.set()
+
+    def broken_listener(conn, handler_name, exc):
+        raise RuntimeError('a listener that fails must not stop the worker')
+
+    served.server.add_error_listener(broken_listener)
+    served.server.add_error_listener(listener)
+    peer = served.peer()
+    peer.event('wf_api_timer_fired_event', name='boom')
+    assert done.wait(5)
+    assert heard == [('/wf', 'timer_fired', KeyError, heard[0][3])]
+    assert heard[0][3].startswith('relaysync-worker-')
+    # Removed listeners are no longer called; the instance still works.
+    served.server.remove_error_listener(listener)
+    served.server.remove_error_listener(listener)   # idempotent
+    peer.event('wf_api_timer_fired_event', name='boom')
+    peer.event('wf_api_timer_fired_event', name='fine')
+    wait_until(lambda: served.server.total_connections() == 1)
+    assert len(heard) == 1

@@ -1,0 +1,334 @@
+"""``relaysync simulate``: run a workflow program against the simulator and
+print what happens on the devices.
+
+Exit codes: 0 the workflow terminated cleanly; 1 the workflow failed (a
+request was refused, a handler raised, it closed the connection without
+terminating, or the user quit first); 2 usage error (bad option, scenario or
+file); 3 still running at the timeout; 4 the program died, never listened,
+or refused the connection.
+
+How the workflow path is chosen: ``--path``, else the first path literal of a
+``.register(workflow, '/path')`` call in the program's source, else ``/``.
+"""
+
+import os
+import subprocess
+import threading
+import time
+from typing import Any, Dict, List, Optional, TextIO, Tuple
+
+from .interactive import Interactive
+from .program import Program, discover_path, free_port
+from .run import CLOSED, TERMINATED, Run
+from .scenario import Scenario, ScenarioError
+from .simulator import Simulator
+from .transcript import WORKFLOW, Entry, format_entry
+from .wsclient import HandshakeFailed
+
+OK, FAILED, USAGE, TIMEOUT, DIED = 0, 1, 2, 3, 4
+
+
+class Printer:
+    """Thread-safe line output for the transcript and messages."""
+
+    def __init__(self, out: TextIO, times: bool = True, requests: bool = True) -> None:
+        self.out = out
+        self.times = times
+        self.requests = requests
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        """Print one line (or several) and flush."""
+        with self._lock:
+            self.out.write(text + '\n')
+            self.out.flush()
+
+    def entry(self, entry: Entry) -> None:
+        """Print a transcript entry (request lines only when enabled)."""
+        if entry.who == WORKFLOW and not self.requests:
+            return
+        self.line(format_entry(entry, self.times))
+
+
+# ------------------------------------------------------------ scenario
+def _pairs(values: Optional[List[str]], what: str) -> Dict[str, str]:
+    result = {}
+    for value in values or []:
+        key, sep, rest = value.partition('=')
+        if not sep or not key:
+            raise ScenarioError(f'{what} {value!r}: write KEY=VALUE')
+        result[key] = rest
+    return result
+
+
+def _device_spec(spec: str) -> Dict[str, Any]:
+    """``'Bob,battery=40,type=relay2,latlong=35.7;-78.6'`` → a scenario device."""
+    name, *props = [p.strip() for p in spec.split(',')]
+    device: Dict[str, Any] = {'name': name}
+    for key, value in _pairs(props, f'--device {name}').items():
+        try:
+            if key == 'battery':
+                device[key] = int(value)
+            elif key == 'latlong':
+                device[key] = [float(v) for v in value.replace('/', ';').split(';')]
+            elif key == 'location_enabled':
+                device[key] = value.lower() in ('true', 'yes', '1', 'on')
+            elif key in ('ack_alerts', 'answer_calls'):
+                device[key] = float(value)
+            else:
+                device[key] = value
+        except ValueError:
+            raise ScenarioError(f'--device {name}: bad value for {key}: {value!r}') from None
+    return device
+
+
+def _timed(spec: str, option: str, default: float) -> Tuple[str, float]:
+    name, sep, seconds = spec.partition('@')
+    try:
+        return name, float(seconds) if sep else default
+    except ValueError:
+        raise ScenarioError(f'{option} {spec!r}: write DEVICE or DEVICE@SECONDS') from None
+
+
+def _press_step(spec: str) -> Dict[str, Any]:
+    """``[DEVICE:]BUTTON:TAPS[@SECONDS|@heard=TEXT]`` → a scenario step."""
+    what, sep, when = spec.partition('@')
+    parts = what.split(':')
+    step: Dict[str, Any] = {}
+    if len(parts) == 3 or (len(parts) == 2 and parts[0] not in ('action', 'channel')):
+        step['device'] = parts.pop(0)
+    step['press'] = ' '.join(parts)
+    if sep:
+        if when.startswith('heard='):
+            step['after_heard'] = when[len('heard='):]
+        else:
+            try:
+                step['at'] = float(when)
+            except ValueError:
+                raise ScenarioError(f'--press {spec!r}: after @ write seconds or heard=TEXT') \
+                    from None
+    return step
+
+
+def build_scenario(opts: Any) -> Scenario:
+    """The scenario file (if any) with the command-line options laid over it.
+
+    Raises:
+        ScenarioError: a bad file or option value.
+    """
+    data: Dict[str, Any] = {}
+    if opts.scenario:
+        base = Scenario.load(opts.scenario)
+        data = {'devices': base.devices, 'groups': base.groups, 'trigger': base.trigger,
+                'steps': base.steps, 'options': base.options}
+    devices: List[Dict[str, Any]] = list(data.get('devices', []))
+    by_name = {d['name']: d for d in devices}
+    for spec in opts.device or []:
+        device = _device_spec(spec)
+        if device['name'] in by_name:
+            by_name[device['name']].update(device)
+        else:
+            devices.append(device)
+            by_name[device['name']] = device
+    trigger = dict(data.get('trigger', {}))
+    if opts.trigger:
+        trigger['device'] = opts.trigger
+    if not devices and not trigger.get('device'):
+        devices.append({'name': 'Alice'})
+        by_name['Alice'] = devices[0]
+    trigger_name = trigger.get('device') or devices[0]['name']
+    if trigger_name not in by_name:
+        by_name[trigger_name] = {'name': trigger_name}
+        devices.append(by_name[trigger_name])
+    if opts.trigger_type:
+        trigger['type'] = opts.trigger_type
+    if opts.arg:
+        trigger['args'] = dict(trigger.get('args', {}), **_pairs(opts.arg, '--arg'))
+    if opts.var:
+        trigger['vars'] = dict(trigger.get('vars', {}), **_pairs(opts.var, '--var'))
+    if opts.say:
+        by_name[trigger_name]['says'] = list(by_name[trigger_name].get('says', [])) + opts.say
+    for option, key, specs in (('--ack', 'ack_alerts', opts.ack),
+                               ('--answer-calls', 'answer_calls', opts.answer_calls)):
+        for spec in specs or []:
+            name, seconds = _timed(spec, option, 1.0)
+            if name not in by_name:
+                by_name[name] = {'name': name}
+                devices.append(by_name[name])
+            by_name[name][key] = seconds
+    groups = dict(data.get('groups', {}))
+    for name, members in _pairs(opts.group, '--group').items():
+        groups[name] = [m.strip() for m in members.split(',') if m.strip()]
+        for member in groups[name]:
+            if member not in by_name:
+                by_name[member] = {'name': member}
+                devices.append(by_name[member])
+    steps = list(data.get('steps', [])) + [_press_step(s) for s in opts.press or []]
+    options = dict(data.get('options', {}))
+    for key in ('time_scale', 'timeout'):
+        if getattr(opts, key) is not None:
+            options[key] = getattr(opts, key)
+    if opts.pace:
+        options['pace'] = True
+    if opts.slow:
+        slow = dict(options.get('slow', {}))
+        for name, seconds in _pairs(opts.slow, '--slow').items():
+            try:
+                slow[name] = float(seconds)
+            except ValueError:
+                raise ScenarioError(f'--slow {name}: seconds must be a number') from None
+        options['slow'] = slow
+    return Scenario({'devices': devices, 'groups': groups, 'trigger': trigger, 'steps': steps,
+                     'options': options})
+
+
+# ------------------------------------------------------------- running
+def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
+    """Carry out ``relaysync simulate`` with parsed options; returns the exit code."""
+    printer = Printer(out, times=not opts.no_times, requests=not opts.no_requests)
+    try:
+        scenario = build_scenario(opts)
+    except ScenarioError as exc:
+        printer.line(f'relaysync simulate: {exc}')
+        return USAGE
+    timeout = scenario.options.get('timeout', None if opts.interactive else 30.0)
+    sim_holder: List[Simulator] = []
+
+    def on_traceback(text: str) -> None:
+        if sim_holder:
+            sim_holder[0].report_crash(text)
+
+    def on_line(stream: str, line: str) -> None:
+        if opts.show_output:
+            printer.line(f'{"":8}  program   {line}' if printer.times else f'program: {line}')
+
+    program: Optional[Program] = None
+    sim: Optional[Simulator] = None
+    started = time.monotonic()
+    try:
+        if opts.url:
+            url = opts.url
+            if opts.path:
+                url = url.rstrip('/') + '/' + opts.path.lstrip('/')
+            printer.line(f'relaysync simulate: connecting to {url}')
+        else:
+            if not opts.program:
+                printer.line('relaysync simulate: give a PROGRAM to run or --url of a running '
+                             'server')
+                return USAGE
+            if not os.path.isfile(opts.program):
+                printer.line(f'relaysync simulate: no such file: {opts.program}')
+                return USAGE
+            path, note = _choose_path(opts)
+            port = free_port()
+            program = Program(opts.program, port, python=opts.python, on_line=on_line,
+                              on_traceback=on_traceback)
+            printer.line(f'relaysync simulate: {opts.program} (PORT={port}, path {path}{note})')
+            program.start()
+            if not program.wait_listening(opts.startup_timeout):
+                code = program.returncode
+                program.stop()
+                why = (f'the program exited with code {code} before listening'
+                       if code is not None else
+                       f'the program did not listen on port {port} within '
+                       f'{opts.startup_timeout:g} s')
+                _report(printer, DIED, why, program)
+                return DIED
+            url = f'ws://127.0.0.1:{port}{path}'
+        sim = Simulator(url, **scenario.simulator_options())
+        sim_holder.append(sim)
+        sim.listeners.append(printer.entry)
+        started = time.monotonic()
+        try:
+            run = scenario.start(sim)
+        except HandshakeFailed as exc:
+            hint = ' (is the path right? see --path)' if exc.status == 404 else ''
+            _report(printer, DIED, f'{exc}{hint}', program)
+            return DIED
+        session = None
+        if opts.interactive:
+            session = Interactive(sim, run.device, printer.line)
+            printer.line(f'interactive: you are {run.device.name}; type "help" for the commands')
+            session.read_from(stdin)
+        try:
+            code, reason = _wait(run, program, session, timeout, opts.allow_errors)
+        except KeyboardInterrupt:
+            code, reason = FAILED, 'interrupted (Ctrl-C) before the workflow terminated'
+        elapsed = time.monotonic() - started
+    finally:
+        if sim is not None:
+            sim.close('stopped')
+        if program is not None:
+            program.stop()
+    if code == OK:
+        printer.line(f'result: OK - {reason} after {elapsed:.2f} s ({len(run.requests)} '
+                     f'requests, {len(run.errors)} refused)')
+    else:
+        if run.crashes and program is None:
+            printer.line(run.crashes[-1])
+        _report(printer, code, reason, program)
+    return code
+
+
+def _choose_path(opts: Any) -> Tuple[str, str]:
+    if opts.path:
+        return '/' + opts.path.strip('/'), ''
+    try:
+        with open(opts.program, encoding='utf-8', errors='replace') as f:
+            path, paths = discover_path(f.read())
+    except OSError:
+        path, paths = None, []
+    if path is None:
+        return '/', '; none found in the source, use --path'
+    if len(paths) > 1:
+        return path, f'; the source also registers {", ".join(paths[1:])}, choose with --path'
+    return path, ''
+
+
+def _wait(run: Run, program: Optional[Program], session: Optional[Interactive],
+          timeout: Optional[float], allow_errors: bool) -> Tuple[int, str]:
+    deadline = None if timeout is None else time.monotonic() + timeout
+    sim = run.sim
+    quit_requested = session.quit_requested if session is not None else threading.Event()
+    while True:
+        sim.wait_for(lambda: run.done or quit_requested.is_set(), 0.1)
+        if run.done:
+            break
+        if quit_requested.is_set():
+            return FAILED, 'stopped by the user (quit) before the workflow terminated'
+        if program is not None and program.returncode is not None:
+            sim.wait_for(lambda: run.done, 1.0)
+            return DIED, f'the program exited with code {program.returncode} while the ' \
+                         f'workflow was running'
+        if run.crashes and time.monotonic() - run.last_activity >= 1.0:
+            last = run.crashes[-1].strip().splitlines()[-1]
+            return FAILED, f'a workflow handler raised ({last}) and the workflow stopped ' \
+                           f'making progress'
+        if deadline is not None and time.monotonic() >= deadline:
+            return TIMEOUT, f'the workflow was still running after {timeout:g} s (--timeout)'
+    if run.outcome == TERMINATED:
+        if run.errors and not allow_errors:
+            return FAILED, (f'the workflow terminated, but {len(run.errors)} request(s) were '
+                            f'refused; first: {run.errors[0][1]}')
+        return OK, 'the workflow terminated'
+    if program is not None and program.process is not None and run.close_code == 1006:
+        try:  # an abnormal close: did the program die?
+            program.process.wait(1.0)
+        except subprocess.TimeoutExpired:
+            pass
+        if program.returncode is not None:
+            return DIED, f'the program exited with code {program.returncode}'
+    if run.outcome == CLOSED:
+        return FAILED, (f'the workflow closed the connection without terminating '
+                        f'(code {run.close_code})')
+    return FAILED, f'the run ended: {run.outcome}'
+
+
+def _report(printer: Printer, code: int, reason: str, program: Optional[Program]) -> None:
+    if program is not None:
+        tail = program.tail(20)
+        if tail:
+            printer.line('last lines of the program output:')
+            for line in tail:
+                printer.line(f'  | {line}')
+    printer.line(f'result: FAILED (exit {code}) - {reason}')

@@ -1,0 +1,286 @@
+"""Virtual devices and groups: the account the simulated Relay server manages.
+
+A :class:`VirtualDevice` records everything that happened to it (``heard``,
+``leds``, ``vibrations``, ``notifications``, ...) and offers what a person
+holding it can do (:meth:`~VirtualDevice.press`, :meth:`~VirtualDevice.say`,
+:meth:`~VirtualDevice.acknowledge`, :meth:`~VirtualDevice.answer`,
+:meth:`~VirtualDevice.hang_up`).  Those actions run on the simulator's clock
+thread and return once done.
+
+Create devices with :meth:`relaysync.simulator.Simulator.device`.
+"""
+
+from typing import Any, Dict, List, NamedTuple, Optional
+
+from .. import urns
+from .transcript import Entry
+
+#: The device types the Relay server reports (``get_device_info`` query ``type``).
+DEVICE_TYPES = ('relay', 'relay2', 'relay_app', 'roip', 'dash')
+
+#: Button taps and the interaction ``input_types`` that route them to the workflow.
+INPUT_TYPES = {
+    ('action', 'single'): 'action_button_single_tap',
+    ('action', 'double'): 'action_button_double_tap',
+    ('action', 'triple'): 'action_button_triple_tap',
+    ('action', 'long'): 'action_button_long_press',
+    ('channel', 'double'): 'channel_button_double_tap',
+    ('channel', 'triple'): 'channel_button_triple_tap',
+}
+BUTTONS = ('action', 'channel')
+TAPS = ('single', 'double', 'triple', 'long')
+
+
+class LedChange(NamedTuple):
+    """One ``set_led`` the device received: the ``effect`` and its ``args``."""
+    effect: str
+    args: Dict[str, Any]
+
+
+class Notification:
+    """A notification (broadcast, alert, notify) as one device received it.
+
+    Attributes:
+        type: ``broadcast``, ``alert`` or ``notify``.
+        name: the notification's name (used to cancel it and in events).
+        text: what the device announces.
+        originator: the URN it was sent on behalf of (may be None).
+        push_opts: the push options sent with it.
+        state: ``active``, ``acknowledged`` or ``cancelled``.
+        device: the receiving :class:`VirtualDevice`.
+    """
+
+    def __init__(self, sent: Any, device: 'VirtualDevice') -> None:
+        self.sent = sent  # the shared SentNotification (one per request)
+        self.type: str = sent.type
+        self.name: str = sent.name
+        self.text: Optional[str] = sent.text
+        self.originator: Optional[str] = sent.originator
+        self.push_opts: Dict[str, Any] = sent.push_opts
+        self.device = device
+        self.state = 'active'
+
+    def __repr__(self) -> str:
+        return (f'<Notification {self.type} {self.name!r} {self.text!r} to '
+                f'{self.device.name} ({self.state})>')
+
+
+class VirtualDevice:
+    """A simulated Relay device.
+
+    Attributes:
+        name: the device name (its name URN is ``urn:relay-resource:name:device:<name>``).
+        id: the device id (IMEI-like by default).
+        type: one of ``relay``, ``relay2``, ``relay_app``, ``roip``, ``dash``.
+        battery: battery level in percent (int).
+        address: street address of the last location (``get_device_location``).
+        latlong: ``[latitude, longitude]``.
+        indoor_location: the indoor location name.
+        username: the user profile logged in.
+        location_enabled: whether location is on; when off, location queries
+            are answered without a value.
+        ack_alerts: None (never acknowledges by itself) or the number of
+            simulated seconds after which it acknowledges each alert it gets.
+        answer_calls: None (only when the workflow or a test answers), or the
+            seconds after which it answers incoming calls by itself.
+        channel: the channel set by ``set_channel`` (None before).
+        home_channel_enabled: the state set by ``set_home_channel_state``.
+        inbox: unread inbox messages (strings).
+        heard: texts spoken to the device (``say``), in order.
+        played: audio played on it (``play`` filenames, inbox messages).
+        leds: every :class:`LedChange`, in order; ``led`` is the latest.
+        vibrations: every vibration pattern (list of ms), in order.
+        notifications: every :class:`Notification` received, in order.
+        said: what the user said in answer to ``listen`` (None for silence).
+        pressed: ``(button, taps)`` pairs pressed, in order.
+        log: the transcript entries that concern this device.
+    """
+
+    def __init__(self, sim: Any, name: str, id: Optional[str] = None, type: str = 'relay',
+                 battery: int = 100, address: Optional[str] = None,
+                 latlong: Optional[List[float]] = None, indoor_location: Optional[str] = None,
+                 username: Optional[str] = None, location_enabled: bool = True,
+                 ack_alerts: Optional[float] = None, answer_calls: Optional[float] = None,
+                 inbox: Optional[List[str]] = None, says: Optional[List[Optional[str]]] = None
+                 ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f'a device name must be a non-empty string, got {name!r}')
+        if type not in DEVICE_TYPES:
+            raise ValueError(f'device type must be one of {", ".join(DEVICE_TYPES)}, '
+                             f'got {type!r}')
+        self._sim = sim
+        self.name = name
+        self.id = id or f'99000756{sim.next_number("device"):07d}'
+        self.type = type
+        self.battery = battery
+        self.address = address if address is not None else '1 Main Street, Raleigh, NC'
+        self.latlong = list(latlong) if latlong is not None else [35.7796, -78.6382]
+        self.indoor_location = indoor_location
+        self.username = username
+        self.location_enabled = location_enabled
+        self.ack_alerts = ack_alerts
+        self.answer_calls = answer_calls
+        self.channel: Optional[str] = None
+        self.home_channel_enabled = True
+        self.inbox: List[str] = list(inbox or [])
+        self.heard: List[str] = []
+        self.played: List[str] = []
+        self.leds: List[LedChange] = []
+        self.vibrations: List[List[int]] = []
+        self.notifications: List[Notification] = []
+        self.said: List[Optional[str]] = []
+        self.pressed: List[tuple] = []
+        self.log: List[Entry] = []
+        self.sip: Optional[Dict[str, Any]] = None
+        # internal state, touched only on the clock thread
+        self.answers: List[Optional[str]] = list(says or [])
+        self.listening: Any = None
+        self.interactions: List[Any] = []
+
+    def __repr__(self) -> str:
+        return f'<VirtualDevice {self.name} ({self.type}, id {self.id})>'
+
+    # ----------------------------------------------------------------- URNs
+    @property
+    def urn(self) -> str:
+        """The name URN: ``urn:relay-resource:name:device:<name>``."""
+        return urns.device_name(self.name)
+
+    @property
+    def id_urn(self) -> str:
+        """The id URN: ``urn:relay-resource:id:device:<id>``."""
+        return urns.device_id(self.id)
+
+    @property
+    def led(self) -> Optional[LedChange]:
+        """The latest LED state, or None if never set."""
+        return self.leds[-1] if self.leds else None
+
+    @property
+    def foreground(self) -> Any:
+        """The interaction currently in the foreground (None if none)."""
+        return self.interactions[-1] if self.interactions else None
+
+    # -------------------------------------------------------------- actions
+    def press(self, button: str = 'action', taps: str = 'single') -> bool:
+        """Press a button: ``button`` ``action`` or ``channel``; ``taps``
+        ``single``, ``double``, ``triple`` or ``long``.
+
+        The press reaches the workflow (as ``wf_api_button_event``) when the
+        device's foreground interaction listed the matching ``input_types``
+        (or the simulator was made with ``route_all_buttons=True``).
+
+        Returns:
+            True when a button event was sent to a workflow.
+
+        Raises:
+            ValueError: an unknown button or tap count.
+        """
+        if button not in BUTTONS or taps not in TAPS:
+            raise ValueError(f'press(button, taps): button is one of {BUTTONS}, taps one of '
+                             f'{TAPS}; got {button!r}, {taps!r}')
+        return self._sim.clock.run_sync(lambda: self._sim.press(self, button, taps))
+
+    def say(self, text: Optional[str]) -> bool:
+        """Speak (push-to-talk): answers the listen in progress on this device,
+        or is kept for the next one.  ``None`` means silence (the listen is
+        answered with an empty text).
+
+        Returns:
+            True when it answered a listen in progress, False when queued.
+        """
+        return self._sim.clock.run_sync(lambda: self._sim.speak(self, text))
+
+    def acknowledge(self, name: Optional[str] = None) -> bool:
+        """Acknowledge the latest active alert (named ``name``, if given).
+
+        Returns:
+            True when an alert was acknowledged (the workflow gets an
+            ``ack_event`` notification event), False when none was active.
+        """
+        return self._sim.clock.run_sync(lambda: self._sim.acknowledge(self, name))
+
+    def answer(self, call_id: Optional[str] = None) -> bool:
+        """Answer the ringing incoming call (``call_id``, or the latest one).
+        Returns True when a call was answered."""
+        return self._sim.clock.run_sync(lambda: self._sim.calls.answer_by_device(self, call_id))
+
+    def hang_up(self, call_id: Optional[str] = None) -> bool:
+        """Hang up (or decline) the device's call (``call_id``, or the latest one).
+        Returns True when a call was ended."""
+        return self._sim.clock.run_sync(lambda: self._sim.calls.hang_up_by_device(self, call_id))
+
+    def request_call(self, uri: str) -> bool:
+        """Ask the assistant to call someone: sends ``wf_api_call_start_request_event``
+        with ``uri`` to this device's workflow.  Returns True when sent."""
+        return self._sim.clock.run_sync(lambda: self._sim.request_call(self, uri))
+
+    # ------------------------------------------------------------- waiting
+    def wait_until_heard(self, text: str, timeout: float = 5.0) -> bool:
+        """Block until the device has heard a text containing ``text``
+        (case-insensitive) or ``timeout`` real seconds pass.  Returns whether it did."""
+        wanted = text.lower()
+        return bool(self._sim.clock.wait_for(
+            lambda: any(wanted in h.lower() for h in self.heard), timeout))
+
+    def wait_until_listening(self, timeout: float = 5.0) -> bool:
+        """Block until a ``listen`` is in progress on this device (or timeout)."""
+        return bool(self._sim.clock.wait_for(lambda: self.listening is not None, timeout))
+
+
+class Group:
+    """A group of devices on the simulated account.
+
+    Attributes:
+        name: the group name (URN ``urn:relay-resource:name:group:<name>``).
+        id: the group id (URN ``urn:relay-resource:id:group:<id>``).
+        members: the member :class:`VirtualDevice` objects.
+    """
+
+    def __init__(self, name: str, members: List[VirtualDevice], gid: str) -> None:
+        self.name = name
+        self.id = gid
+        self.members = list(members)
+
+    def __repr__(self) -> str:
+        return f'<Group {self.name} {[d.name for d in self.members]}>'
+
+    @property
+    def urn(self) -> str:
+        """The name URN: ``urn:relay-resource:name:group:<name>``."""
+        return urns.group_name(self.name)
+
+    @property
+    def id_urn(self) -> str:
+        """The id URN: ``urn:relay-resource:id:group:<id>``."""
+        return urns.group_id(self.id)
+
+
+class Interaction:
+    """An interaction (temporary channel) on one device, owned by one run.
+
+    Attributes:
+        uri: its interaction URN (the ``source_uri`` of its lifecycle events).
+        name: the interaction name.
+        device: the device it runs on.
+        run: the owning :class:`Run`.
+        options: the ``start_interaction`` options (``input_types`` ...).
+        state: ``started``, ``suspended`` or ``ended``.
+    """
+
+    def __init__(self, uri: str, name: str, device: Any, run: Any,
+                 options: Dict[str, Any]) -> None:
+        self.uri = uri
+        self.name = name
+        self.device = device
+        self.run = run
+        self.options = options
+        self.state = 'started'
+
+    @property
+    def active(self) -> bool:
+        """True until the interaction has ended."""
+        return self.state != 'ended'
+
+    def __repr__(self) -> str:
+        return f'<Interaction {self.name!r} on {self.device.name} ({self.state})>'

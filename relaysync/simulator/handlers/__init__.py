@@ -1,0 +1,81 @@
+"""The simulated Relay server's request handlers, in a table keyed by request name.
+
+``HANDLERS['say']`` handles ``wf_api_say_request``; each handler takes a
+:class:`~relaysync.simulator.context.RequestContext`, validates the request
+(raising :class:`~relaysync.simulator.context.Refused` for an error response),
+sets the response fields and queues the follow-up events.  The handlers are
+grouped by topic in the submodules of this package.
+
+Requests in :data:`UNSUPPORTED` are answered with an error, as the Relay
+server is documented to do for them; anything else not in the table is an
+unknown request type.
+
+Not modelled, and why:
+
+* ``set_device_mode`` and ``device_power_off``: every SDK disables them as
+  "not supported"; they are refused with that error.
+* ``set_device_channel`` (a typo in commented-out SDK code) and relay-py's
+  test-only ``mkinard_breakage`` are not real requests: unknown request type.
+* ``register`` is recorded on the device (``VirtualDevice.sip``), but no SIP
+  endpoint exists, so nothing follows from it.
+* ``sms`` is answered and recorded (``Simulator.sms``); its events are
+  undocumented, so no ``wf_api_sms_event`` is sent.
+* Never sent: ``wf_api_resume_event`` and ``wf_api_audio_event`` (undocumented),
+  interaction lifecycle ``failed`` and prompt ``failed`` (nothing fails here),
+  and the ``timed_out`` notification state (alerts do not time out).
+* ``listen`` phrases do not constrain what the device says; ``translate`` is
+  scripted; calls to numbers or SIP URIs outside the account fail as
+  ``unreachable``.
+"""
+
+from typing import Callable, Dict, Tuple
+
+from ..context import RequestContext
+
+Handler = Callable[[RequestContext], None]
+
+#: request name -> handler
+HANDLERS: Dict[str, Handler] = {}
+
+#: request name -> the error text it is refused with
+UNSUPPORTED: Dict[str, str] = {
+    'set_device_mode': 'set_device_mode is not supported',
+    'device_power_off': 'device_power_off is not supported',
+}
+
+#: request name -> payload fields left out of the transcript
+HIDDEN_FIELDS: Dict[str, Tuple[str, ...]] = {
+    'register': ('password',),
+    'notification': ('target',),
+    'listen': ('request_id',),
+}
+
+#: request name -> response fields left out of the transcript
+HIDDEN_RESPONSE: Dict[str, Tuple[str, ...]] = {
+    'say': ('id',),
+    'play': ('id',),
+    'set_var': ('type',),
+}
+
+
+def handles(*names: str) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of ``wf_api_<name>_request``."""
+    def decorator(func: Handler) -> Handler:
+        for name in names:
+            HANDLERS[name] = func
+        return func
+    return decorator
+
+
+from . import account, calls, device, instance, interactions  # noqa: E402,F401  (they register)
+
+__all__ = ['HANDLERS', 'UNSUPPORTED', 'HIDDEN_FIELDS', 'HIDDEN_RESPONSE', 'handles', 'end_run',
+           'account', 'calls', 'device', 'instance', 'interactions']
+
+
+def end_run(run) -> None:  # type: ignore[no-untyped-def]
+    """Release what a finished run holds: timers, listens, prompts, calls and
+    interactions (ended without events, as when a workflow terminates)."""
+    instance.stop_timers(run)
+    interactions.end_all(run)
+    calls.end_all(run)

@@ -1,0 +1,371 @@
+"""``Run``: one workflow instance, i.e. one WebSocket connection to the workflow.
+
+The simulator opens the connection, sends ``wf_api_start_event``, and from then
+on answers every request the workflow sends (through the handler table of
+:mod:`relaysync.simulator.handlers`), recording everything.  Inbound messages
+arrive on the connection's reader thread and are handed to the clock thread,
+where all simulated work happens.
+"""
+
+import json
+import logging
+import re
+import time
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..codec import encode
+from . import handlers
+from .context import Refused, RequestContext
+from .devices import Interaction
+from .transcript import RELAY, WORKFLOW, Entry, describe_fields, lines
+from .wsclient import WsClient, connect
+
+logger = logging.getLogger('relaysync.simulator')
+
+_REQUEST = re.compile(r'^wf_api_(\w+)_request$')
+
+RUNNING = 'running'
+TERMINATED = 'terminated'
+CLOSED = 'closed'
+STOPPED = 'stopped'
+
+
+class SimulatorError(Exception):
+    """Root of the simulator's own errors."""
+
+
+class SimulationTimeout(SimulatorError, TimeoutError):
+    """The workflow did not finish within the allowed time."""
+
+
+class WorkflowCrashed(SimulatorError):
+    """A workflow handler raised and the workflow then stopped making progress."""
+
+
+class Run:
+    """One workflow instance being simulated.
+
+    Attributes:
+        number: 1 for the simulator's first run, 2 for the next...
+        device: the :class:`~relaysync.simulator.VirtualDevice` that triggered it.
+        trigger: the ``trigger`` object sent in ``wf_api_start_event``.
+        vars: the instance variables (strings).
+        interactions: ``{interaction URN: Interaction}`` started by this run.
+        requests: every message received from the workflow, in order.
+        responses: every response sent (``wf_api_<name>_response``).
+        events: every event sent to the workflow, in order.
+        errors: ``(request, error text)`` for each request refused with
+            ``wf_api_error_response``.
+        crashes: reports of workflow handlers that raised (in-process
+            workflows, and programs whose stderr showed a traceback).
+        outcome: ``running``, ``terminated`` (the workflow sent terminate),
+            ``closed`` (the workflow closed the connection without terminating)
+            or ``stopped`` (the simulator ended it: timeout, quit, close).
+        stop_reason: the ``reason`` of the stop event sent, if any.
+        close_code: the WebSocket close code once closed.
+    """
+
+    def __init__(self, sim: Any, number: int, device: Any, trigger: Dict[str, Any]) -> None:
+        self.sim = sim
+        self.number = number
+        self.device = device
+        self.trigger = trigger
+        self.vars: Dict[str, str] = {}
+        self.interactions: Dict[str, Interaction] = {}
+        self.requests: List[Dict[str, Any]] = []
+        self.responses: List[Dict[str, Any]] = []
+        self.events: List[Dict[str, Any]] = []
+        self.errors: List[Tuple[Dict[str, Any], str]] = []
+        self.crashes: List[str] = []
+        self.outcome = RUNNING
+        self.stop_reason: Optional[str] = None
+        self.close_code: Optional[int] = None
+        self.terminate_requested = False
+        self.timer: Any = None
+        self.timers: Dict[str, Any] = {}
+        self.prompts: Dict[str, List[Any]] = {}
+        self.started_at = sim.clock.now()
+        self.ended_at: Optional[float] = None
+        self.last_activity = time.monotonic()
+        self._ws: Optional[WsClient] = None
+
+    def __repr__(self) -> str:
+        return f'<Run {self.number} from {self.device.name} ({self.outcome})>'
+
+    # ------------------------------------------------------------- queries
+    @property
+    def done(self) -> bool:
+        """True once the connection has closed."""
+        return self.outcome != RUNNING
+
+    @property
+    def terminated(self) -> bool:
+        """True when the workflow ended itself with ``wf_api_terminate_request``."""
+        return self.outcome == TERMINATED
+
+    @property
+    def transcript(self) -> List[Entry]:
+        """The transcript entries of this run."""
+        return [e for e in self.sim.transcript if e.run == self.number]
+
+    def lines(self, times: bool = False, kinds: Optional[List[str]] = None,
+              who: Optional[str] = None) -> List[str]:
+        """This run's transcript as text lines (``'Alice: heard "hi"'``);
+        optionally only some ``kinds`` or one speaker ``who``."""
+        return lines(self.transcript, times, kinds, who)
+
+    def request_names(self) -> List[str]:
+        """The names of the requests received, in order (``['start_interaction', 'say', ...]``)."""
+        names = []
+        for msg in self.requests:
+            match = _REQUEST.match(str(msg.get('_type')))
+            names.append(match.group(1) if match else str(msg.get('_type')))
+        return names
+
+    def events_of(self, name: str) -> List[Dict[str, Any]]:
+        """The events sent of one kind: ``events_of('prompt')`` gives every
+        ``wf_api_prompt_event``."""
+        wanted = f'wf_api_{name}_event'
+        return [e for e in self.events if e.get('_type') == wanted]
+
+    # ------------------------------------------------------------- waiting
+    def wait_until_done(self, timeout: float = 10.0, crash_grace: float = 0.5) -> 'Run':
+        """Block until the workflow instance has ended.
+
+        Args:
+            timeout: real seconds to wait.
+            crash_grace: when a workflow handler is known to have raised, give
+                up once the workflow has been silent this many real seconds.
+
+        Returns:
+            This run (check :attr:`outcome`, :attr:`errors`).
+
+        Raises:
+            SimulationTimeout: still running after ``timeout`` (the run is left
+                running; ``sim.close()`` ends it).
+            WorkflowCrashed: a handler raised and the workflow went silent.
+        """
+        deadline = time.monotonic() + timeout
+
+        def finished() -> Any:
+            if self.done:
+                return 'done'
+            if self.crashes and time.monotonic() - self.last_activity >= crash_grace:
+                return 'crashed'
+            return None
+
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            state = self.sim.clock.wait_for(finished, min(0.1, remaining))
+            if state == 'done':
+                return self
+            if state == 'crashed':
+                raise WorkflowCrashed(f'run {self.number}: a workflow handler raised:\n'
+                                      f'{self.crashes[-1]}\n{self._tail()}')
+            if time.monotonic() >= deadline:
+                raise SimulationTimeout(f'run {self.number}: the workflow was still running '
+                                        f'after {timeout:g} s\n{self._tail()}')
+
+    def wait_for(self, predicate: Any, timeout: float = 5.0) -> Any:
+        """Block until ``predicate()`` is true (checked after every simulated
+        step) or ``timeout`` real seconds pass; returns its last value."""
+        return self.sim.clock.wait_for(predicate, timeout)
+
+    def _tail(self, count: int = 15) -> str:
+        tail = self.lines(times=True)[-count:]
+        return 'last transcript lines:\n  ' + '\n  '.join(tail) if tail else 'no transcript'
+
+    # ---------------------------------------------------------- connection
+    def open(self, url: str, timeout: float) -> None:
+        """Connect to the workflow (any thread).  Raises HandshakeFailed."""
+        self._ws = connect(url, self._on_text, self._on_close, timeout=timeout)
+
+    def _on_text(self, text: str) -> None:  # reader thread
+        self.last_activity = time.monotonic()
+        self.sim.clock.call_soon(lambda: self._receive(text))
+
+    def _on_close(self, code: int, reason: str) -> None:  # reader thread
+        self.sim.clock.call_soon(lambda: self._closed(code, reason))
+
+    def _closed(self, code: int, reason: str) -> None:
+        if self.done:
+            return
+        self.close_code = code
+        self.ended_at = self.sim.clock.now()
+        handlers.end_run(self)
+        if self.terminate_requested:
+            self.outcome = TERMINATED
+            self.sim.note(RELAY, 'stop', f'workflow terminated (stop reason: {self.stop_reason})',
+                          self.number)
+        elif self.stop_reason is not None:
+            self.outcome = STOPPED
+        else:
+            self.outcome = CLOSED
+            detail = f' {reason}' if reason else ''
+            self.sim.note(RELAY, 'stop', f'the workflow closed the connection without '
+                                         f'terminating (code {code}{detail})', self.number)
+
+    def send(self, msg: Dict[str, Any]) -> bool:
+        """Send one message to the workflow (clock thread).  Returns False when
+        the connection is already gone."""
+        if self._ws is None or self.done:
+            return False
+        try:
+            self._ws.send_text(encode(msg))
+        except ConnectionError:
+            return False
+        if '_id' not in msg:
+            self.events.append(msg)
+        return True
+
+    def emit(self, _event: str, /, **fields: Any) -> bool:
+        """Send ``wf_api_<_event>_event`` with ``fields`` (clock thread)."""
+        msg: Dict[str, Any] = {'_type': f'wf_api_{_event}_event'}
+        msg.update(fields)
+        return self.send(msg)
+
+    def stop(self, reason: str = 'stopped', code: int = 1000) -> None:
+        """End the instance from the server side: send ``wf_api_stop_event``
+        with ``reason`` and close the connection (clock thread).  Does nothing
+        once the run is over."""
+        if self.done or self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        if not self.terminate_requested:
+            self.sim.note(RELAY, 'stop', f'the simulator stopped the workflow (stop reason: '
+                                         f'{reason})', self.number)
+        self.emit('stop', reason=reason)
+        handlers.end_run(self)
+        if self._ws is not None:
+            self._ws.close(code, reason, timeout=0)
+
+    def closed_by_simulator(self) -> None:
+        """Mark the run over after the simulator closed it (clock thread); used
+        when the connection could not confirm the close in time."""
+        if not self.done:
+            self._closed(1006, 'closed by the simulator')
+
+    def close_now(self, timeout: float = 2.0) -> None:
+        """Close the connection and wait for it to finish (any thread but the clock's)."""
+        if self._ws is not None:
+            self._ws.close(1001, 'simulator closing', timeout=timeout)
+
+    # ------------------------------------------------------------ requests
+    def _receive(self, text: str) -> None:
+        try:
+            msg = json.loads(text)
+        except ValueError:
+            self.sim.note(RELAY, 'error', f'ignored a message that is not JSON: {text[:80]!r}',
+                          self.number)
+            return
+        if not isinstance(msg, dict):
+            self.sim.note(RELAY, 'error', f'ignored a message that is not a JSON object: '
+                                          f'{text[:80]!r}', self.number)
+            return
+        self.requests.append(msg)
+        mtype, rid = msg.get('_type'), msg.get('_id')
+        match = _REQUEST.match(mtype) if isinstance(mtype, str) else None
+        name = match.group(1) if match else None
+        if name == 'terminate':
+            self._terminate()
+            return
+        if not isinstance(rid, str) or not rid:
+            self.sim.note(RELAY, 'error', f'ignored {mtype!r}: it has no _id to answer to',
+                          self.number)
+            return
+        if self.stop_reason is not None:
+            self.sim.note(RELAY, 'note', f'ignored {mtype} sent after the stop event', self.number)
+            return
+        if name is None:
+            what = 'a message without _type' if mtype is None else f'unknown request type {mtype}'
+            self._refuse(msg, str(mtype), what)
+            return
+        handler = handlers.HANDLERS.get(name)
+        if handler is None:
+            self._refuse(msg, name, handlers.UNSUPPORTED.get(name, f'unknown request type {mtype}'))
+            return
+        ctx = RequestContext(self, name, msg)
+        try:
+            handler(ctx)
+        except Refused as exc:
+            self._refuse(msg, name, str(exc))
+            return
+        except Exception as exc:  # a simulator bug: answer, so the workflow is not left waiting
+            logger.exception('the simulator failed to handle %s', mtype)
+            self._refuse(msg, name, f'internal simulator error: {exc!r}')
+            return
+        self._describe(ctx)
+        if ctx.delay > 0:
+            self._answer_slowly(ctx)
+        else:
+            self._answer(ctx)
+
+    def _refuse(self, msg: Dict[str, Any], name: str, error: str) -> None:
+        self.errors.append((msg, error))
+        self.sim.note(WORKFLOW, 'request', f'{name}{self._target_text(msg)} '
+                                           f'{describe_fields(msg)} => error {json.dumps(error)}'
+                      .replace('  ', ' '), self.number)
+        self.send({'_id': msg.get('_id'), '_type': 'wf_api_error_response', 'error': error})
+
+    def _describe(self, ctx: RequestContext) -> None:
+        text = f'{ctx.name}{self._target_text(ctx.msg)}'
+        fields = describe_fields(ctx.msg, handlers.HIDDEN_FIELDS.get(ctx.name, ()))
+        if fields:
+            text += f' {fields}'
+        # Leave out what merely echoes the request, and routine fields.
+        hidden = handlers.HIDDEN_RESPONSE.get(ctx.name, ())
+        shown = {k: v for k, v in ctx.response.items()
+                 if ctx.msg.get(k, object()) != v and k not in hidden}
+        if shown:
+            text += f' => {describe_fields(shown)}'
+        if ctx.note:
+            text += f' ({ctx.note})'
+        self.sim.note(WORKFLOW, 'request', text, self.number)
+
+    def _target_text(self, msg: Dict[str, Any]) -> str:
+        target = msg.get('_target')
+        if not isinstance(target, dict) or not isinstance(target.get('uris'), list):
+            return ''
+        return ' -> ' + ', '.join(self.sim.label(u) for u in target['uris'])
+
+    def _answer_slowly(self, ctx: RequestContext) -> None:
+        interval = max(self.sim.progress_interval, 0.001)
+        steps = int(ctx.delay / interval)
+        for i in range(1, steps + 1):
+            if i * interval < ctx.delay:
+                self.sim.clock.call_later(i * interval, lambda: self._progress(ctx))
+        self.sim.clock.call_later(ctx.delay, lambda: self._answer(ctx))
+
+    def _progress(self, ctx: RequestContext) -> None:
+        if self.send({'_id': ctx.request_id, '_type': 'wf_api_progress_event'}):
+            self.sim.note(RELAY, 'progress', f'progress event for {ctx.name}', self.number)
+
+    def _answer(self, ctx: RequestContext) -> None:
+        msg: Dict[str, Any] = {'_id': ctx.request_id, '_type': f'wf_api_{ctx.name}_response'}
+        msg.update(ctx.response)
+        if not self.send(msg):
+            return
+        self.responses.append(msg)
+        for delay, action in ctx.followups:
+            if delay <= 0:
+                action()
+            else:
+                self.sim.clock.call_later(delay, self._guard(action))
+
+    def _guard(self, action: Any) -> Any:
+        def guarded() -> None:
+            if not self.done and self.stop_reason is None:
+                action()
+        return guarded
+
+    def later(self, delay: float, action: Any) -> Any:
+        """Run ``action`` on the clock thread after ``delay`` simulated seconds,
+        unless this run has ended by then.  Returns the cancellable handle."""
+        return self.sim.clock.call_later(delay, self._guard(action))
+
+    def _terminate(self) -> None:
+        self.sim.note(WORKFLOW, 'request', 'terminate', self.number)
+        if self.stop_reason is not None:
+            return
+        self.terminate_requested = True
+        self.stop('normal')
