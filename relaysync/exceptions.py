@@ -32,8 +32,10 @@ class ServerException(RelaysyncError):
 class WorkflowException(RelaysyncError):
     """A workflow action failed.
 
-    Raised directly for invalid arguments (for example a trigger without a
-    ``source_uri``); its subclasses say why a request to the Relay server failed.
+    Raised directly for invalid input (a trigger without a ``source_uri``,
+    ``get_number_var`` on an unset variable with no default) and when a
+    prompt ``failed`` during ``say_and_wait``/``play_and_wait``; its
+    subclasses say why a request to the Relay server failed.
     """
 
 

@@ -27,14 +27,23 @@ import threading
 from typing import Any
 
 worker_class = 'gthread'
+"""gunicorn's threaded worker: each workflow instance holds one thread, so
+capacity is workers x threads concurrent instances."""
 threads = 100
+"""Threads per worker process (override with ``--threads``)."""
 graceful_timeout = 30
+"""Seconds gunicorn gives a worker to exit on shutdown: longer than the
+default ``drain_timeout`` (10 s), so that draining can finish."""
 
 logger = logging.getLogger('relaysync.gunicorn')
 
 
 def drain_embedded_servers() -> None:
-    """Stop (drain) every relaysync Server serving instances in this process."""
+    """Stop (drain) every relaysync Server serving instances in this process.
+
+    Each server's :meth:`~relaysync.Server.stop` runs on a thread of its own;
+    returns when all have finished.
+    """
     from .server import EMBEDDED_SERVERS
     servers = list(EMBEDDED_SERVERS)
     threads_ = [threading.Thread(target=s.stop, daemon=True, name='relaysync-drain')
@@ -46,7 +55,15 @@ def drain_embedded_servers() -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """gunicorn hook: chain a draining step in front of the worker's SIGTERM handler."""
+    """gunicorn hook: drain relaysync instances when the worker gets SIGTERM.
+
+    Installs a SIGTERM handler that starts :func:`drain_embedded_servers` on a
+    thread and then calls the handler that was there before (gunicorn's own
+    graceful shutdown).
+
+    Args:
+        worker: the gunicorn worker (unused).
+    """
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: Any) -> None:

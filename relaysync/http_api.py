@@ -23,9 +23,12 @@ logger = logging.getLogger('relaysync.http')
 
 #: Default API and auth servers (overridable per call or by environment).
 API_URL = 'https://all-main-pro-ibot.relaysvr.com'
+"""The default API server (overridden by ``api_url`` or ``RELAYSYNC_API_URL``)."""
 AUTH_URL = 'https://auth.relaygo.com'
+"""The default auth server (overridden by ``auth_url`` or ``RELAYSYNC_AUTH_URL``)."""
 #: Seconds for each HTTP request.
 HTTP_TIMEOUT = 10.0
+"""Default seconds for each HTTP request."""
 
 
 def _api(api_url: Optional[str]) -> str:
@@ -42,13 +45,25 @@ def _headers(access_token: str) -> Dict[str, str]:
 
 def refresh_access_token(refresh_token: str, client_id: str, auth_url: Optional[str] = None,
                          timeout: float = HTTP_TIMEOUT) -> str:
-    """Obtain a new access token: ``POST <auth>/oauth2/token`` with a form body
-    ``grant_type=refresh_token&refresh_token=...&client_id=...``.
+    """Obtain a new access token with the OAuth 2 refresh-token grant.
 
-    Returns the ``access_token``.
+    Sends ``POST <auth_url>/oauth2/token`` with the form body
+    ``grant_type=refresh_token&refresh_token=...&client_id=...``.  The tokens are
+    never logged.
+
+    Args:
+        refresh_token: the long-lived refresh token (API key).
+        client_id: the OAuth client id.
+        auth_url: the auth server (default ``RELAYSYNC_AUTH_URL`` from the
+            environment, else ``https://auth.relaygo.com``).
+        timeout: seconds for the request (default 10).
+
+    Returns:
+        The new ``access_token``.
 
     Raises:
-        WorkflowException: a status other than 200, or no ``access_token`` in the answer.
+        WorkflowException: a status other than 200, or no ``access_token`` in
+            the answer.
         requests.RequestException: the request itself failed (network, timeout).
     """
     response = requests.post(f'{_auth(auth_url)}/oauth2/token',
@@ -89,18 +104,36 @@ def trigger_workflow(access_token: str, refresh_token: str, client_id: str, work
                      timeout: float = HTTP_TIMEOUT) -> Tuple[requests.Response, str]:
     """Start a workflow through its HTTP trigger.
 
-    Sends ``POST <api>/ibot/workflow/<workflow_id>?subscriber_id=...&user_id=...``
+    Sends ``POST <api_url>/ibot/workflow/<workflow_id>?subscriber_id=...&user_id=...``
     with the JSON body ``{"action": "invoke", "action_args": {...},
-    "target_device_ids": [...]}`` (``action_args`` omitted when empty).
+    "target_device_ids": [...]}`` (``action_args`` left out when empty,
+    ``target_device_ids`` when ``targets`` is empty).  After a 401 the token is
+    refreshed once (:func:`refresh_access_token`) and the request sent again.
 
     Args:
-        targets: the device ids the run is attributed to (a JSON array on the
-            wire; relay-py sent the Python text of the list).
-        action_args: string values that become the trigger's ``args``.
+        access_token: an OAuth access token (may be expired: a 401 is retried
+            once with a fresh one).
+        refresh_token: the long-lived refresh token (API key) used to get a
+            new access token.
+        client_id: the OAuth client id of the refresh grant.
+        workflow_id: the workflow's id (``wf_...``).
+        subscriber_id: the account (subscriber) id.
+        user_id: the user id the request is made for (a device id).
+        targets: the device ids the run is attributed to: a list (a single
+            string is accepted), sent as a JSON array (relay-py sent the Python
+            text of the list).
+        action_args: string values that become the trigger's ``args``
+            (default: none).
+        api_url: the API server (default ``RELAYSYNC_API_URL`` from the
+            environment, else ``https://all-main-pro-ibot.relaysvr.com``).
+        auth_url: the auth server for the refresh (default ``RELAYSYNC_AUTH_URL``,
+            else ``https://auth.relaygo.com``).
+        timeout: seconds for each HTTP request (default 10).
 
     Returns:
-        ``(response, access_token)``: the ``requests.Response`` (any status; not
-        raised) and the access token used last (refreshed after a 401).
+        ``(response, access_token)``: the ``requests.Response`` (any status; it
+        is not raised) and the access token used last (the new one after a
+        refresh), to keep for the next call.
 
     Raises:
         WorkflowException: the token refresh after a 401 failed.
@@ -121,11 +154,33 @@ def trigger_workflow(access_token: str, refresh_token: str, client_id: str, work
 def fetch_device(access_token: str, refresh_token: str, client_id: str, subscriber_id: str,
                  user_id: str, *, api_url: Optional[str] = None, auth_url: Optional[str] = None,
                  timeout: float = HTTP_TIMEOUT) -> Tuple[requests.Response, str]:
-    """Read a device's details: ``GET <api>/relaypro/api/v1/device/<user_id>?subscriber_id=...``.
+    """Read a device's details.
 
-    Returns ``(response, access_token)`` as :func:`trigger_workflow`; the device
-    document is ``response.json()``.  A 401 is retried once with GET after a
-    token refresh (relay-py retried with POST).
+    Sends ``GET <api_url>/relaypro/api/v1/device/<user_id>?subscriber_id=...``.
+    After a 401 the token is refreshed once and the GET sent again (relay-py
+    retried with POST).
+
+    Args:
+        access_token: an OAuth access token (may be expired: a 401 is retried
+            once with a fresh one).
+        refresh_token: the long-lived refresh token (API key) used to get a
+            new access token.
+        client_id: the OAuth client id of the refresh grant.
+        subscriber_id: the account (subscriber) id.
+        user_id: the device's user id.
+        api_url: the API server (default ``RELAYSYNC_API_URL`` from the
+            environment, else ``https://all-main-pro-ibot.relaysvr.com``).
+        auth_url: the auth server for the refresh (default ``RELAYSYNC_AUTH_URL``,
+            else ``https://auth.relaygo.com``).
+        timeout: seconds for each HTTP request (default 10).
+
+    Returns:
+        ``(response, access_token)`` as :func:`trigger_workflow`; the device
+        document is ``response.json()``.
+
+    Raises:
+        WorkflowException: the token refresh after a 401 failed.
+        requests.RequestException: the request itself failed.
     """
     return _with_refresh('GET', f'{_api(api_url)}/relaypro/api/v1/device/{user_id}', access_token,
                          refresh_token, client_id, auth_url, timeout, 'fetch_device',

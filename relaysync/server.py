@@ -304,15 +304,25 @@ class Server:
 
     def add_error_listener(self,
                            callback: Callable[[Connection, str, BaseException], None]) -> None:
-        """Call ``callback(connection, handler_name, exception)`` whenever a
-        handler raises, on that instance's worker thread, after the error is
-        logged (e.g. to report it to an error tracker).  ``connection.path`` and
-        ``connection.id`` say where; the instance and the server carry on."""
+        """Call ``callback`` whenever a handler raises.
+
+        The callback runs on that instance's worker thread, after the error is
+        logged (for example to report it to an error tracker); the instance and the
+        server carry on.  An exception raised by the callback is logged and ignored.
+
+        Args:
+            callback: called as ``callback(connection, handler_name, exception)``;
+                ``connection.path`` and ``connection.id`` say where it happened.
+        """
         self._error_listeners.append(callback)
 
     def remove_error_listener(self,
                               callback: Callable[[Connection, str, BaseException], None]) -> None:
-        """Stop calling a callback added with :meth:`add_error_listener`."""
+        """Stop calling a callback added with :meth:`add_error_listener`.
+
+        Args:
+            callback: the callback; nothing happens if it was not added.
+        """
         try:
             self._error_listeners.remove(callback)
         except ValueError:

@@ -25,6 +25,17 @@ class Timeouts:
             event of ``say_and_wait``/``play_and_wait`` (default 60).
         listen_margin: after the listen response, wait the listen's own
             ``timeout`` plus this margin for the speech event (default 10).
+
+    Raises:
+        ValueError: a value is not a positive number of seconds.
+
+    Example:
+        >>> Timeouts(request=10).request
+        10
+        >>> Timeouts(request=0)
+        Traceback (most recent call last):
+            ...
+        ValueError: Timeouts.request must be a positive number of seconds, got 0
     """
     request: float = 30.0
     refresh: float = 45.0

@@ -21,7 +21,20 @@ _PREFIX = 'urn:relay-resource:'
 
 
 def construct(resource_type: str, id_type: str, id_or_name: str) -> str:
-    """Return ``urn:relay-resource:<id_type>:<resource_type>:<id_or_name>`` (no encoding)."""
+    """Join the parts of a URN, with no encoding and no checks.
+
+    Args:
+        resource_type: ``device``, ``group``, ``interaction``, ``server``...
+        id_type: ``id`` or ``name``.
+        id_or_name: the last part, used as it is.
+
+    Returns:
+        ``urn:relay-resource:<id_type>:<resource_type>:<id_or_name>``.
+
+    Example:
+        >>> construct('device', 'name', 'Alice')
+        'urn:relay-resource:name:device:Alice'
+    """
     return f'{_PREFIX}{id_type}:{resource_type}:{id_or_name}'
 
 
@@ -32,39 +45,131 @@ def _build(id_type: str, resource: str, value: str) -> str:
 
 
 def group_id(gid: str) -> str:
-    """URN of the group with id ``gid``: ``urn:relay-resource:id:group:<gid>``."""
+    """The URN of the group with id ``gid``.
+
+    The gid is percent-encoded as relay-py does (a space becomes ``%20``).
+
+    Args:
+        gid: the group id.
+
+    Returns:
+        ``urn:relay-resource:id:group:<gid>``.
+
+    Raises:
+        ValueError: ``gid`` is empty or not a string.
+
+    Example:
+        >>> group_id('grp_42')
+        'urn:relay-resource:id:group:grp_42'
+    """
     return _build('id', 'group', gid)
 
 
 def group_name(name: str) -> str:
-    """URN of the group named ``name``: ``urn:relay-resource:name:group:<name>``."""
+    """The URN of the group named ``name``.
+
+    The name is percent-encoded as relay-py does (a space becomes ``%20``).
+
+    Args:
+        name: the group name.
+
+    Returns:
+        ``urn:relay-resource:name:group:<name>``.
+
+    Raises:
+        ValueError: ``name`` is empty or not a string.
+
+    Example:
+        >>> group_name('night shift')
+        'urn:relay-resource:name:group:night%20shift'
+    """
     return _build('name', 'group', name)
 
 
 def device_id(did: str) -> str:
-    """URN of the device with id ``did``: ``urn:relay-resource:id:device:<did>``."""
+    """The URN of the device with id ``did``.
+
+    The did is percent-encoded as relay-py does (a space becomes ``%20``).
+
+    Args:
+        did: the device id (IMEI-like for hardware).
+
+    Returns:
+        ``urn:relay-resource:id:device:<did>``.
+
+    Raises:
+        ValueError: ``did`` is empty or not a string.
+
+    Example:
+        >>> device_id('990007560023456')
+        'urn:relay-resource:id:device:990007560023456'
+    """
     return _build('id', 'device', did)
 
 
 def device_name(name: str) -> str:
-    """URN of the device named ``name``: ``urn:relay-resource:name:device:<name>``."""
+    """The URN of the device named ``name``.
+
+    The name is percent-encoded as relay-py does (a space becomes ``%20``).
+
+    Args:
+        name: the device name.
+
+    Returns:
+        ``urn:relay-resource:name:device:<name>``.
+
+    Raises:
+        ValueError: ``name`` is empty or not a string.
+
+    Example:
+        >>> device_name('Alice')
+        'urn:relay-resource:name:device:Alice'
+    """
     return _build('name', 'device', name)
 
 
 def interaction_name(name: str) -> str:
-    """URN of the interaction named ``name`` on any device (no device part)."""
+    """The URN of the interaction named ``name`` on any device (no device part).
+
+    The name is percent-encoded as relay-py does (a space becomes ``%20``).
+
+    Args:
+        name: the interaction name.
+
+    Returns:
+        ``urn:relay-resource:name:interaction:<name>``.
+
+    Raises:
+        ValueError: ``name`` is empty or not a string.
+
+    Example:
+        >>> interaction_name('hello')
+        'urn:relay-resource:name:interaction:hello'
+    """
     return _build('name', 'interaction', name)
 
 
 def group_member(group: str, device: str) -> str:
-    """The group-member URN used by ``is_group_member``::
+    """The group-member URN that ``Relay.is_group_member`` sends.
+
+    The device URN ``urn:relay-resource:name:device:<device>`` is
+    percent-encoded as a whole (``:`` becomes ``%3A``) and put in the query::
 
         urn:relay-resource:name:group:<group>?device=<encoded device URN>
 
-    where the device URN is ``urn:relay-resource:name:device:<device>``,
-    percent-encoded as a whole (``:`` becomes ``%3A``).
+    Args:
+        group: the group's name (not a URN).
+        device: the device's name (not a URN).
 
-    ``group`` and ``device`` are plain names (not URNs).
+    Returns:
+        The group-member URN.
+
+    Raises:
+        ValueError: ``group`` or ``device`` is empty.
+
+    Example:
+        >>> group_member('team', 'Alice')
+        'urn:relay-resource:name:group:team?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice'
     """
     if not group or not device:
         raise ValueError('group_member needs a group name and a device name')
@@ -73,12 +178,20 @@ def group_member(group: str, device: str) -> str:
 
 
 def all_devices() -> str:
-    """The URN of every device on the account: ``urn:relay-resource:all:device``."""
+    """The URN naming every device on the account.
+
+    Returns:
+        ``'urn:relay-resource:all:device'``.
+    """
     return f'{_PREFIX}all:device'
 
 
 def generic_originator() -> str:
-    """An originator URN for notifications not sent on behalf of a device."""
+    """An originator URN for notifications not sent on behalf of a device.
+
+    Returns:
+        ``'urn:relay-resource:name:server:ibot'``.
+    """
     return f'{_PREFIX}name:server:ibot'
 
 
@@ -109,43 +222,113 @@ def _device_part(uri: str) -> Optional[Tuple[str, str]]:
 
 
 def parse_group_name(uri: str) -> Optional[str]:
-    """The group name of a ``urn:relay-resource:name:group:...`` URN, else None."""
+    """The group name in a name-based group URN.
+
+    Args:
+        uri: a URN such as ``urn:relay-resource:name:group:team`` (a query
+            part is ignored).
+
+    Returns:
+        The decoded group name, or None when ``uri`` is not a name-based group URN.
+
+    Example:
+        >>> parse_group_name('urn:relay-resource:name:group:night%20shift')
+        'night shift'
+        >>> parse_group_name('urn:relay-resource:id:group:grp_42') is None
+        True
+    """
     split = _split(uri)
     return split[2] if split and split[0] == 'name' and split[1] == 'group' else None
 
 
 def parse_group_id(uri: str) -> Optional[str]:
-    """The group id of a ``urn:relay-resource:id:group:...`` URN, else None."""
+    """The group id in an id-based group URN.
+
+    Args:
+        uri: a URN such as ``urn:relay-resource:id:group:grp_42``.
+
+    Returns:
+        The decoded group id, or None when ``uri`` is not an id-based group URN.
+    """
     split = _split(uri)
     return split[2] if split and split[0] == 'id' and split[1] == 'group' else None
 
 
 def parse_device_name(uri: str) -> Optional[str]:
-    """The device name of a name-based device URN or of an interaction URN whose
-    device is name-based, else None."""
+    """The device name in a name-based device URN or interaction URN.
+
+    Args:
+        uri: a device URN, or an interaction URN whose ``device`` query part
+            is a name-based device URN.
+
+    Returns:
+        The decoded device name, or None for any other URN (an id-based
+        device, a group, not a URN at all).
+
+    Example:
+        >>> parse_device_name('urn:relay-resource:name:device:Alice')
+        'Alice'
+        >>> parse_device_name('urn:relay-resource:name:interaction:hello'
+        ...                   '?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice')
+        'Alice'
+    """
     part = _device_part(uri)
     return part[1] if part and part[0] == 'name' else None
 
 
 def parse_device_id(uri: str) -> Optional[str]:
-    """The device id of an id-based device URN or of an interaction URN whose
-    device is id-based, else None."""
+    """The device id in an id-based device URN or interaction URN.
+
+    Args:
+        uri: a device URN, or an interaction URN whose ``device`` query part
+            is an id-based device URN (relay-py cannot parse that case).
+
+    Returns:
+        The decoded device id, or None for any other URN.
+    """
     part = _device_part(uri)
     return part[1] if part and part[0] == 'id' else None
 
 
 def parse_interaction(uri: str) -> Optional[str]:
-    """The interaction name of an interaction URN, else None."""
+    """The interaction name in an interaction URN.
+
+    Args:
+        uri: an interaction URN.
+
+    Returns:
+        The decoded interaction name, or None when ``uri`` is not an interaction URN.
+
+    Example:
+        >>> parse_interaction('urn:relay-resource:name:interaction:hello%20world'
+        ...                   '?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice')
+        'hello world'
+    """
     split = _split(uri)
     return split[2] if split and split[1] == 'interaction' else None
 
 
 def is_interaction_uri(uri: str) -> bool:
-    """True for an interaction URN (name- or id-based)."""
+    """Whether ``uri`` is an interaction URN (name- or id-based).
+
+    Args:
+        uri: any value.
+
+    Returns:
+        True when ``uri`` is a string starting with
+        ``urn:relay-resource:name:interaction`` or ``urn:relay-resource:id:interaction``.
+    """
     return isinstance(uri, str) and (uri.startswith(INTERACTION_URI_NAME)
                                      or uri.startswith(INTERACTION_URI_ID))
 
 
 def is_relay_uri(uri: str) -> bool:
-    """True when ``uri`` is a string starting with ``urn:relay-resource``."""
+    """Whether ``uri`` is a Relay URN.
+
+    Args:
+        uri: any value.
+
+    Returns:
+        True when ``uri`` is a string starting with ``urn:relay-resource``.
+    """
     return isinstance(uri, str) and uri.startswith('urn:relay-resource')

@@ -36,6 +36,7 @@ from .reactor import Channel, Reactor
 logger = logging.getLogger('relaysync.wsgi')
 
 WSGIApp = Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+"""The type of a WSGI application: ``app(environ, start_response)``."""
 
 
 def _request_from_environ(environ: Dict[str, Any]) -> handshake.Request:
@@ -130,16 +131,24 @@ class WorkflowMiddleware:
 
 
 def mount(app: Any, server: Any) -> Any:
-    """Serve ``server``'s workflows from ``app``; returns what to serve.
+    """Serve ``server``'s workflows from ``app``.
 
     * A Flask app (anything with a ``wsgi_app`` attribute): its ``wsgi_app``
-      is wrapped in place and the app itself is returned, so
-      ``app.run()`` and ``gunicorn module:app`` keep working.  Workflow
-      requests never reach Flask's router, so no ``websocket=True`` rule is
-      needed.
+      is wrapped in place and the app itself is returned, so ``app.run()`` and
+      ``gunicorn module:app`` keep working.  Workflow requests never reach
+      Flask's router, so no route (and no ``websocket=True``) is needed.
     * Any other WSGI callable (Django's ``get_wsgi_application()``, ...): the
       returned :class:`WorkflowMiddleware` wraps it.
     * None: a WSGI app that serves only the workflows and the health check.
+
+    Args:
+        app: the WSGI application, a Flask app, or None.
+        server: the :class:`~relaysync.Server` holding the registrations and
+            options; it is not started, and its host and port are not used.
+
+    Returns:
+        What to serve: ``app`` itself for a Flask app, else a
+        :class:`WorkflowMiddleware`.
     """
     if app is not None and hasattr(app, 'wsgi_app'):
         app.wsgi_app = WorkflowMiddleware(server, app.wsgi_app)
@@ -160,6 +169,14 @@ class EmbeddedIO:
         self._pid = 0
 
     def get(self, server: Any) -> Reactor:
+        """The running I/O thread's reactor, started (or restarted after a fork) if needed.
+
+        Args:
+            server: the server whose limits (message size, timeouts, pings) apply.
+
+        Returns:
+            The ``relaysync.reactor.Reactor``.
+        """
         with self._lock:
             if self._reactor is None or self._pid != os.getpid() or not self._running():
                 reactor = Reactor(server, max_message_size=server.max_message_size,
@@ -178,4 +195,9 @@ class EmbeddedIO:
         return bool(thread and thread.is_alive())
 
     def current(self) -> Tuple[Optional[Reactor], int]:
+        """The reactor last started and the id of the process that started it.
+
+        Returns:
+            ``(reactor or None, pid)``.
+        """
         return self._reactor, self._pid

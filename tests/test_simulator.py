@@ -832,3 +832,21 @@ def test_device_properties_are_validated(relay_simulator):
     assert sim.device('Eve', battery=50) is dev and dev.battery == 50
     with pytest.raises(TypeError):
         sim.device('Eve', colour='red')
+
+
+def test_any_request_can_be_made_slow_with_progress_events(relay_simulator):
+    import relaysync
+    wf = relaysync.Workflow('slow var')
+    got = []
+
+    @wf.on_start
+    def start(relay, trigger):
+        relay.timeouts.request = 0.5       # shorter than the simulated delay...
+        got.append(relay.get_var('k', 'default'))   # ...but progress keeps it alive
+        relay.terminate()
+
+    sim = relay_simulator(wf, slow={'get_var': 1.5}, progress_interval=0.2)
+    run = sim.trigger(sim.device('Alice'))
+    run.wait_until_done(timeout=10)
+    assert got == ['default']
+    assert len(run.lines(kinds=['progress'])) >= 5

@@ -294,6 +294,9 @@ class Run:
             logger.exception('the simulator failed to handle %s', mtype)
             self._refuse(msg, name, f'internal simulator error: {exc!r}')
             return
+        configured = self.sim.slow.get(name)
+        if configured:
+            ctx.slow(configured)   # Simulator(slow={name: seconds}) applies to any request
         self._describe(ctx)
         if ctx.delay > 0:
             self._answer_slowly(ctx)

@@ -66,9 +66,6 @@ def notification(ctx: RequestContext) -> None:
     if originator is not None and not urns.is_relay_uri(originator):
         raise Refused(f'notification: invalid originator uri {originator!r}')
     sent = SentNotification(ctx.run, ntype, name, text, originator, push_opts)
-    slow = ctx.sim.slow.get('notification')
-    if slow:
-        ctx.slow(slow)
     for device in devices:
         ctx.then(lambda d=device: _deliver(sent, d))
 
