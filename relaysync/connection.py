@@ -203,6 +203,9 @@ class Connection:
         except ConnectionClosed as exc:
             self._forget(pending)
             raise ConnectionClosed(exc.code, exc.reason, request_type) from None
+        except BaseException:  # e.g. a lone surrogate UTF-8 cannot encode: never stay registered
+            self._forget(pending)
+            raise
         return self._wait(pending)
 
     def send(self, request_type: str, payload: Dict[str, Any]) -> str:
@@ -333,7 +336,9 @@ class Connection:
             self._finish(pending)
             return
         with self._lock:
-            if pending.done:
+            if pending.done or pending.response is not None:
+                logger.debug('[%s] skipped a second %s for _id %s', self.id, mtype,
+                             pending.request_id)
                 return
             pending.response = msg
             if pending.event is None:

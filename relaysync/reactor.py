@@ -27,6 +27,8 @@ from wsproto.connection import Connection as WsConnection
 from wsproto.connection import ConnectionState, ConnectionType
 from wsproto.events import (BytesMessage, CloseConnection, Ping, Pong,
                             TextMessage)
+from wsproto.extensions import Extension
+from wsproto.frame_protocol import CloseReason, Opcode, RsvBits
 
 from . import handshake
 from .exceptions import ConnectionClosed
@@ -58,6 +60,54 @@ def text_frame(text: str) -> bytes:
     return b'\x81\x7f' + n.to_bytes(8, 'big') + payload
 
 
+_NO_RSV = RsvBits(False, False, False)
+#: Largest incomplete frame the lean path keeps buffering itself (bytes).
+_FAST_PARTIAL = 64 * 1024
+
+
+class SizeGuard(Extension):
+    """Enforces ``max_message_size`` on the lengths frames *declare*.
+
+    A wsproto extension that is never offered or negotiated; wsproto consults
+    it at each frame header, before any payload is buffered.  A message whose
+    data frames together declare more than ``limit`` bytes fails the connection
+    with 1009 at once (a header claiming 2**40 bytes costs nothing), and the
+    limit counts wire bytes, not decoded characters.  A header can be seen more
+    than once while its masking key is still in transit, so only completed
+    frames are added to the running total.
+    """
+    name = 'relaysync-size-guard'
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._done = 0        # bytes of the current message's completed frames
+        self._frame = 0       # declared length of the frame being received
+        self._control = False
+
+    def enabled(self) -> bool:
+        return True
+
+    def offer(self) -> bool:
+        return False
+
+    def frame_inbound_header(self, proto: Any, opcode: Opcode, rsv: RsvBits,
+                             payload_length: int) -> Any:
+        self._control = opcode.iscontrol()
+        if self._control:
+            return _NO_RSV
+        if opcode is not Opcode.CONTINUATION:
+            self._done = 0
+        self._frame = payload_length
+        if self._done + payload_length > self.limit:
+            return CloseReason.MESSAGE_TOO_BIG
+        return _NO_RSV
+
+    def frame_inbound_complete(self, proto: Any, fin: bool) -> None:
+        if not self._control:
+            self._done = 0 if fin else self._done + self._frame
+        return None
+
+
 class Channel:
     """One accepted socket, from the first byte to close.  The engine's transport."""
 
@@ -82,6 +132,8 @@ class Channel:
         self.want_write = False
         self.inbuf = b''
         self.fast = True              # on the lean frame path (see _fast_frames)
+        self.failed = False           # failed connection: lingering close (see close)
+        self.half_closed = False
         self.ws: Optional[WsConnection] = None
         self.conn: Any = None         # the engine Connection once upgraded
         self.parts: List[Any] = []    # fragments of the message being received
@@ -110,12 +162,20 @@ class Channel:
             self.queued = True
         self.reactor.schedule(self)
 
-    def close(self, code: int = 1000, reason: str = '') -> None:
-        """Start the closing handshake with ``code``; pending calls fail at once."""
+    def close(self, code: int = 1000, reason: str = '', fail: bool = False) -> None:
+        """Start the closing handshake with ``code``; pending calls fail at once.
+
+        ``fail=True`` *fails* the connection (RFC 6455 §7.1.7, for protocol
+        errors and oversized messages): nothing more is parsed; once the close
+        frame is written the socket is half-closed, and input is discarded until
+        the peer's FIN or the close timeout (a lingering close, so no TCP reset
+        can destroy the close frame in flight).
+        """
         with self.lock:
             if self.state != OPEN:
                 return
             self._queue_close(code, reason)
+            self.failed = fail
             schedule = not self.queued
             self.queued = True
         if self.conn is not None:
@@ -169,6 +229,12 @@ class Channel:
                 self.reactor.modify(self, _READ)
             if self.state == FINISHING:
                 self.finish()
+            elif self.failed and self.state == CLOSING and not self.half_closed:
+                self.half_closed = True
+                try:
+                    self.sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    self.finish()
 
     def on_event(self, mask: int) -> None:
         if mask & _WRITE:
@@ -217,6 +283,8 @@ class Channel:
             self.last_seen = time.monotonic()
             if self.state == HTTP:
                 self._http(data)
+            elif self.failed:
+                pass                       # lingering close: discard until the peer's FIN
             elif self.state in (OPEN, CLOSING):
                 self._frames(data)
             if self.state == DONE or not isinstance(sock, ssl.SSLSocket) or not sock.pending():
@@ -238,7 +306,8 @@ class Channel:
 
     def upgrade(self, key: str, conn: Any, rest: bytes) -> None:
         """Accept the WebSocket (called by the server once the path is known)."""
-        self.ws = WsConnection(ConnectionType.SERVER)
+        self.ws = WsConnection(ConnectionType.SERVER,
+                               extensions=[SizeGuard(self.reactor.max_message_size)])
         self.conn = conn
         with self.lock:
             self.state = OPEN
@@ -248,7 +317,8 @@ class Channel:
 
     def attach(self, conn: Any) -> None:
         """Bind the engine to an adopted socket whose 101 response was sent."""
-        self.ws = WsConnection(ConnectionType.SERVER)
+        self.ws = WsConnection(ConnectionType.SERVER,
+                               extensions=[SizeGuard(self.reactor.max_message_size)])
         self.conn = conn
 
     def _frames(self, data: bytes) -> None:
@@ -288,6 +358,9 @@ class Channel:
             elif isinstance(event, Pong):
                 self.ping_sent = None
             elif isinstance(event, CloseConnection):
+                if event.code == 1009 and ws.state == ConnectionState.OPEN:
+                    self._too_big()  # the SizeGuard refused a frame header
+                    return
                 self._peer_close(event)
                 return
 
@@ -331,6 +404,10 @@ class Channel:
                 return self._leave_fast(buf, pos)
             end = start + 4 + length
             if end > n:
+                if length > _FAST_PARTIAL:
+                    # Re-joining the buffer at each read would cost O(length**2)
+                    # for a frame trickled in small pieces; wsproto buffers linearly.
+                    return self._leave_fast(buf, pos)
                 break                                # wait for the rest of the frame
             payload = buf[start + 4:end]
             if length:
@@ -374,7 +451,7 @@ class Channel:
         logger.warning('[%s] closing: message larger than max_message_size (%d bytes)',
                        self.conn.id, self.reactor.max_message_size)
         self.parts, self.size = [], 0
-        self.close(1009, 'message too big')
+        self.close(1009, 'message too big', fail=True)
 
     def _peer_close(self, event: CloseConnection) -> None:
         ws = self.ws
@@ -387,8 +464,10 @@ class Channel:
                 self.state = FINISHING
                 self.close_code, self.close_reason = code, reason
             elif ws.state == ConnectionState.OPEN:
-                # wsproto reports a protocol violation as a close event to send.
+                # wsproto reports a protocol violation as a close event to send:
+                # fail the connection (see close(fail=True)).
                 self._queue_close(code, reason)
+                self.failed = True
             else:
                 self.state = FINISHING  # our close was answered
         if code not in (1000, 1001, 1005) and ws.state != ConnectionState.CLOSED:

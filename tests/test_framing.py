@@ -225,3 +225,20 @@ def test_close_frame_is_answered_with_the_same_code(recorder):
     assert peer.close_code() == 1001
     wait_until(lambda: indices(names) == [1])
     wait_until(lambda: served.server.total_connections() == 0)
+
+
+def test_failed_connection_half_closes_after_the_close_frame_then_lingers(recorder):
+    served, names, connect = recorder
+    peer = connect()
+    peer.sock.sendall(frame(1, event(1)) + frame(1, event(7), mask=False))
+    assert peer.close_code() == 1002
+    # The server half-closed right after its close frame (well inside its 2 s
+    # close timeout) ...
+    peer.sock.settimeout(1.5)
+    assert peer.sock.recv(100) == b''
+    # ... and still drains what the client sends, without resetting, until the
+    # client's own FIN; then the connection is gone.
+    peer.sock.sendall(frame(1, event(8)) * 10)
+    peer.sock.shutdown(socket.SHUT_WR)
+    wait_until(lambda: served.server.total_connections() == 0)
+    assert indices(names) == [1]

@@ -470,11 +470,14 @@ def test_unnamed_timer_repeats_and_named_timers_fire(relay_simulator):
             relay.clear_timer('never')
             relay.terminate()
 
-    sim = relay_simulator(wf, time_scale=0.02)
-    run = sim.trigger('Alice').wait_until_done(5)
+    sim = relay_simulator(wf, time_scale=0.05)
+    run = sim.trigger('Alice').wait_until_done(10)
     # 0.5 s once; 2 s tick; 3 s every; 4 s tick; 6 s tick and every (either order).
     assert wf.fired[:4] == ['once', 'tick', 'every', 'tick']
-    assert sorted(wf.fired[4:]) == ['every', 'tick']
+    assert sorted(wf.fired[4:6]) == ['every', 'tick']
+    # Timers already due while stop_timer/clear_timer travel may still fire on a
+    # loaded machine; the one-hour timer never does.
+    assert set(wf.fired[6:]) <= {'tick', 'every'} and 'never' not in wf.fired
     assert run.lines(kinds=['timer'])[0] == 'relay: timer "once" fired'
 
 
