@@ -134,6 +134,7 @@ class Channel:
         self.fast = True              # on the lean frame path (see _fast_frames)
         self.failed = False           # failed connection: lingering close (see close)
         self.half_closed = False
+        self.direct = not isinstance(sock, ssl.SSLSocket)   # workers may write (send_text)
         self.ws: Optional[WsConnection] = None
         self.conn: Any = None         # the engine Connection once upgraded
         self.parts: List[Any] = []    # fragments of the message being received
@@ -152,11 +153,27 @@ class Channel:
 
     # ---------------------------------------------------- transport (any thread)
     def send_text(self, text: str) -> None:
-        """Queue one text message; raises ConnectionClosed unless the socket is open."""
+        """Send one text message; raises ConnectionClosed unless the socket is open.
+
+        When the I/O thread is asleep and nothing is queued, a plaintext frame is
+        written right here (saving a thread hand-off); otherwise it is queued for
+        the I/O thread, which batches everything queued meanwhile.  TLS sockets
+        are only ever written by the I/O thread.
+        """
+        frame = text_frame(text)
         with self.lock:
             if self.state != OPEN:
                 raise ConnectionClosed(self.close_code, self.close_reason)
-            self.outbox.append(text_frame(text))
+            if (self.direct and self.reactor.idle and not self.outbox
+                    and not self.pending_write):
+                try:
+                    sent = self.sock.send(frame)
+                except OSError:     # would block, or an error the I/O thread will see
+                    sent = 0
+                if sent == len(frame):
+                    return
+                frame = frame[sent:]
+            self.outbox.append(frame)
             if self.queued:
                 return
             self.queued = True
@@ -200,6 +217,9 @@ class Channel:
         self.flush()
 
     def flush(self) -> None:
+        error = None
+        # Written under the lock, so a worker's direct send can never slip in
+        # between taking the queued bytes and writing them.
         with self.lock:
             self.queued = False
             if self.outbox:
@@ -208,17 +228,19 @@ class Channel:
                 data = self.pending_write + chunk if self.pending_write else chunk
             else:
                 data = self.pending_write
-        if data:
-            try:
-                sent = self.sock.send(data)
-            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError,
-                    ssl.SSLWantReadError):
-                sent = 0
-            except OSError as exc:
-                self.abort(1006, f'send failed: {exc}')
-                return
-            data = data[sent:]
-        self.pending_write = data
+            if data:
+                try:
+                    sent = self.sock.send(data)
+                except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError,
+                        ssl.SSLWantReadError):
+                    sent = 0
+                except OSError as exc:
+                    sent, error = 0, exc
+                data = data[sent:]
+            self.pending_write = data
+        if error is not None:
+            self.abort(1006, f'send failed: {error}')
+            return
         if data:
             if not self.want_write:
                 self.want_write = True
@@ -561,6 +583,11 @@ class Reactor:
         self.ssl_context: Optional[ssl.SSLContext] = None
 
     # ------------------------------------------------------ any thread
+    @property
+    def idle(self) -> bool:
+        """True while the I/O thread is asleep in ``select`` (a hint, read unlocked)."""
+        return self._sleeping
+
     def schedule(self, channel: Channel) -> None:
         """Ask the I/O thread to flush ``channel``'s outbox."""
         self._dirty.append(channel)
