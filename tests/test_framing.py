@@ -242,3 +242,41 @@ def test_failed_connection_half_closes_after_the_close_frame_then_lingers(record
     peer.sock.shutdown(socket.SHUT_WR)
     wait_until(lambda: served.server.total_connections() == 0)
     assert indices(names) == [1]
+
+
+def test_concurrent_large_sends_from_many_threads_arrive_intact(serve):
+    """Direct writes by workers and queued writes by the I/O thread never
+    interleave inside a frame, even when big frames are written partially."""
+    from peer import RelayPeer
+    wf = relaysync.Workflow('senders')
+    results: List[str] = []
+    threads_done = threading.Event()
+
+    @wf.on_start
+    def start(relay, trigger):
+        def sender(k: int) -> None:
+            for i in range(5):
+                # 1.5 MB each, six at a time: more than loopback socket buffers
+                # take at once, so writes go partial.
+                relay.log_message(f'{k}:{i}:' + chr(0x41 + k) * 1_500_000)
+                results.append(f'{k}:{i}')
+        workers = [threading.Thread(target=sender, args=(k,)) for k in range(6)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+        threads_done.set()
+
+    served = serve(wf, max_message_size=1 << 20)
+    with RelayPeer(served.url(), timeout=30) as peer:
+        peer.start()
+        seen = set()
+        for _ in range(6 * 5):
+            request = peer.expect('wf_api_log_analytics_event_request')
+            k, i, body = request['content'].split(':', 2)
+            assert body == chr(0x41 + int(k)) * 1_500_000     # intact, not spliced
+            seen.add((int(k), int(i)))
+            peer.respond(request)
+        assert threads_done.wait(30)
+    assert seen == {(k, i) for k in range(6) for i in range(5)}
+    assert len(results) == 30
