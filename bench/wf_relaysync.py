@@ -3,13 +3,22 @@
 
 Flow per instance: start → start_interaction → BENCH_ROUNDS × (say_and_wait,
 get_var) → end_interaction → terminate.  Serves 127.0.0.1:$PORT at /bench,
-logs WARNING and above only, and exits on SIGTERM.
+logs WARNING and above only, and exits on SIGTERM.  ``floor.py`` sends the
+same requests with no SDK; ``run.py`` measures both.
+
+With ``RELAYSYNC_BENCH_GCSTATS`` set, the garbage collector's pauses are
+recorded and written to a file at exit (see ``gcstats.py``); unset, nothing
+is added to the process.
 """
 
 import logging
 import os
 
 import relaysync
+
+if os.environ.get('RELAYSYNC_BENCH_GCSTATS'):
+    import gcstats  # bench/gcstats.py, next to this script
+    gcstats.install_from_env()
 
 ROUNDS = int(os.environ.get('BENCH_ROUNDS', '10'))
 
