@@ -12,12 +12,20 @@ another environment or a local test server.
 
 import logging
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
-import requests
 
 from .exceptions import WorkflowException
 from .version import SERVER_NAME
+
+if TYPE_CHECKING:  # imported lazily: most workflows never call the HTTP API
+    import requests
+
+
+def _requests() -> Any:
+    import requests
+    return requests
+
 
 logger = logging.getLogger('relaysync.http')
 
@@ -66,7 +74,7 @@ def refresh_access_token(refresh_token: str, client_id: str, auth_url: Optional[
             the answer.
         requests.RequestException: the request itself failed (network, timeout).
     """
-    response = requests.post(f'{_auth(auth_url)}/oauth2/token',
+    response = _requests().post(f'{_auth(auth_url)}/oauth2/token',
                              data={'grant_type': 'refresh_token', 'refresh_token': refresh_token,
                                    'client_id': client_id},
                              headers={'User-Agent': SERVER_NAME, 'Accept': 'application/json'},
@@ -85,13 +93,13 @@ def refresh_access_token(refresh_token: str, client_id: str, auth_url: Optional[
 
 def _with_refresh(method: str, url: str, access_token: str, refresh_token: str, client_id: str,
                   auth_url: Optional[str], timeout: float, what: str,
-                  **kwargs: Any) -> Tuple[requests.Response, str]:
-    response = requests.request(method, url, headers=_headers(access_token), timeout=timeout,
+                  **kwargs: Any) -> Tuple['requests.Response', str]:
+    response = _requests().request(method, url, headers=_headers(access_token), timeout=timeout,
                                 **kwargs)
     if response.status_code == 401:
         logger.debug('%s: 401, refreshing the access token', what)
         access_token = refresh_access_token(refresh_token, client_id, auth_url, timeout)
-        response = requests.request(method, url, headers=_headers(access_token),
+        response = _requests().request(method, url, headers=_headers(access_token),
                                     timeout=timeout, **kwargs)
     logger.debug('%s: status %d', what, response.status_code)
     return response, access_token
@@ -101,7 +109,7 @@ def trigger_workflow(access_token: str, refresh_token: str, client_id: str, work
                      subscriber_id: str, user_id: str, targets: List[str],
                      action_args: Optional[Dict[str, Any]] = None, *,
                      api_url: Optional[str] = None, auth_url: Optional[str] = None,
-                     timeout: float = HTTP_TIMEOUT) -> Tuple[requests.Response, str]:
+                     timeout: float = HTTP_TIMEOUT) -> Tuple['requests.Response', str]:
     """Start a workflow through its HTTP trigger.
 
     Sends ``POST <api_url>/ibot/workflow/<workflow_id>?subscriber_id=...&user_id=...``
@@ -153,7 +161,7 @@ def trigger_workflow(access_token: str, refresh_token: str, client_id: str, work
 
 def fetch_device(access_token: str, refresh_token: str, client_id: str, subscriber_id: str,
                  user_id: str, *, api_url: Optional[str] = None, auth_url: Optional[str] = None,
-                 timeout: float = HTTP_TIMEOUT) -> Tuple[requests.Response, str]:
+                 timeout: float = HTTP_TIMEOUT) -> Tuple['requests.Response', str]:
     """Read a device's details.
 
     Sends ``GET <api_url>/relaypro/api/v1/device/<user_id>?subscriber_id=...``.
