@@ -11,8 +11,9 @@ command must serve the bench flow (see ``floor.py``) at
 at WARNING or above only, and exit on SIGTERM.  In a command, ``{python}`` is
 this interpreter, ``{bench}`` this folder, ``{root}`` the project root and
 ``{port}`` the port; the environment also carries ``PORT``,
-``BENCH_ROUNDS`` and ``RELAYSYNC_BENCH_GCSTATS`` (see ``gcstats.py``).  The targets are :data:`TARGETS` plus every ``--target``
-(the same name replaces a default).  ``floor`` (the bare asyncio server, the
+``BENCH_ROUNDS`` and ``RELAYSYNC_BENCH_GCSTATS`` (see ``gcstats.py``).  The
+targets are :data:`TARGETS` plus every ``--target`` (the same name replaces a
+default).  ``floor`` (the bare asyncio server, the
 reference of every ratio) always runs.
 
 For each repetition, scenario and target (targets in a rotating order), this

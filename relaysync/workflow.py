@@ -140,10 +140,7 @@ class Workflow:
         Raises:
             TypeError: the handler is not callable.
         """
-        def decorator(func: F) -> F:
-            self._register('button', (button, taps), func)
-            return func
-        return decorator(_func) if _func is not None else decorator
+        return self._filtered('button', (button, taps), _func)
 
     def on_notification(self, _func: Optional[F] = None, *, name: str = ANY,
                         event: str = ANY) -> Any:
@@ -170,10 +167,13 @@ class Workflow:
         Raises:
             TypeError: the handler is not callable.
         """
-        def decorator(func: F) -> F:
-            self._register('notification', (name, event), func)
-            return func
-        return decorator(_func) if _func is not None else decorator
+        return self._filtered('notification', (name, event), _func)
+
+    def _filtered(self, name: str, key: Tuple[str, str], func: Optional[F]) -> Any:
+        def decorator(f: F) -> F:
+            self._register(name, key, f)
+            return f
+        return decorator(func) if func is not None else decorator
 
     # -- simple decorators ---------------------------------------------------
     on_start = _simple(

@@ -75,7 +75,8 @@ class Proc:
 def run_hello(port: int, path: str, index: int) -> Optional[str]:
     """One complete hello-style instance; returns what the device heard."""
     device = f'urn:relay-resource:name:device:D{index}'
-    interaction = f'urn:relay-resource:name:interaction:hi?device=urn%3Arelay-resource%3Aname%3Adevice%3AD{index}'
+    interaction = ('urn:relay-resource:name:interaction:hi?device='
+                   f'urn%3Arelay-resource%3Aname%3Adevice%3AD{index}')
     with RelayPeer(f'ws://127.0.0.1:{port}{path}', timeout=15) as peer:
         peer.start(device)
         request = peer.expect('wf_api_start_interaction_request')
