@@ -324,6 +324,7 @@ from .http_api import fetch_device, refresh_access_token, trigger_workflow  # no
 from .relay import Relay, make_target  # noqa: E402,F401
 from .server import Server  # noqa: E402,F401
 from .timeouts import Timeouts  # noqa: E402,F401
+from .version import __version__  # noqa: E402,F401
 from .urns import (all_devices, construct, device_id, device_name,  # noqa: E402,F401
                    generic_originator, group_id, group_member, group_name, interaction_name,
                    is_interaction_uri, is_relay_uri, parse_device_id, parse_device_name,
