@@ -62,13 +62,17 @@ TICKS = os.sysconf('SC_CLK_TCK')
 PAGE_KB = os.sysconf('SC_PAGE_SIZE') // 1024
 REF = 'floor'
 
-#: Default targets.  Adding one is one line; the embedding under gunicorn, once
-#: it exists, is e.g.
-#: 'gunicorn2': '{python} -m gunicorn -w 2 -b 127.0.0.1:{port} ... bench.wsgi_app:app'
+#: Default targets.  Adding one is one line.
 TARGETS = {
     'floor': '{python} {bench}/floor.py',
     'relaysync': '{python} {bench}/wf_relaysync.py',
 }
+
+#: The same workflow under gunicorn, 2 worker processes (``--target`` it, or
+#: ``--gunicorn``): capacity is workers x threads, so 1,100 threads each cover d.
+GUNICORN_TARGET = ('{python} -m gunicorn -c python:relaysync.gunicorn_conf --workers 2 '
+                   '--threads 1100 --log-level warning --bind 127.0.0.1:{port} '
+                   '--chdir {bench} wf_wsgi:app')
 
 # n: concurrent instances, m: rounds, think_ms/jitter: simulated playback
 # (prompt 'stopped' after think x (1 +- jitter)), spread: seconds over which the
@@ -600,6 +604,8 @@ def main(argv=None):
     ap.add_argument('--quick', action='store_true', help='smaller variants of every scenario')
     ap.add_argument('--target', action='append', default=[], metavar='NAME=COMMAND',
                     help='add a target, or replace the default of that name (repeatable)')
+    ap.add_argument('--gunicorn', action='store_true',
+                    help='also run the workflow under gunicorn with 2 workers ("gunicorn2")')
     ap.add_argument('--only', default=None, metavar='NAMES',
                     help='comma-separated targets to run (the floor always runs)')
     ap.add_argument('--client', choices=('sansio', 'asyncio'), default='sansio',
@@ -621,6 +627,8 @@ def main(argv=None):
     args.quiet_budget = 120.0
 
     targets = dict(TARGETS)
+    if args.gunicorn:
+        targets['gunicorn2'] = GUNICORN_TARGET
     for spec in args.target:
         name, sep, command = spec.partition('=')
         if not sep or not name.strip() or not command.strip():
