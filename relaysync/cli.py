@@ -37,7 +37,11 @@ A scenario file is JSON with "devices", "groups", "trigger", "steps" and
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``relaysync`` command."""
+    """Build the argument parser of the ``relaysync`` command.
+
+    Returns:
+        The parser, with the ``simulate`` sub-command and all its options.
+    """
     parser = argparse.ArgumentParser(prog='relaysync', description='relaysync tools.')
     parser.add_argument('--version', action='version', version=f'relaysync {__version__}')
     commands = parser.add_subparsers(dest='command', metavar='COMMAND')
@@ -106,12 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None, stdin: Optional[TextIO] = None,
          stdout: Optional[TextIO] = None) -> int:
-    """Run the ``relaysync`` command; returns the exit code.
+    """Run the ``relaysync`` command.
 
     Args:
         argv: the arguments (default ``sys.argv[1:]``).
         stdin: where interactive commands are read (default ``sys.stdin``).
         stdout: where the transcript goes (default ``sys.stdout``).
+
+    Returns:
+        The exit code: 0 the workflow terminated cleanly, 1 it failed, 2 a
+        usage error, 3 a timeout, 4 the program died or could not be reached.
     """
     parser = build_parser()
     try:

@@ -451,3 +451,21 @@ def test_interactive_in_a_real_process(tmp_path):
             proc.wait(10)
         proc.stdin.close()
         proc.stdout.close()
+
+
+def test_bad_scenario_option_and_missing_interpreter_give_clean_exit_codes(tmp_path):
+    import json
+    scenario = tmp_path / 'scenario.json'
+    scenario.write_text(json.dumps({'options': {'time_scale': 0}}))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sample = os.path.join(root, 'samples', 'hello_world_wf.py')
+    bad = subprocess.run([sys.executable, '-m', 'relaysync.cli', 'simulate', sample,
+                          '--scenario', str(scenario)], capture_output=True, text=True,
+                         timeout=60)
+    assert bad.returncode == 2 and 'options.time_scale' in bad.stdout + bad.stderr
+    assert 'Traceback' not in bad.stdout + bad.stderr
+    missing = subprocess.run([sys.executable, '-m', 'relaysync.cli', 'simulate', sample,
+                              '--python', str(tmp_path / 'no-such-python')],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 4 and 'could not be started' in missing.stdout
+    assert 'Traceback' not in missing.stdout + missing.stderr

@@ -425,6 +425,11 @@ REFERENCE_MODULES = ['relaysync', 'relaysync.workflow', 'relaysync.relay', 'rela
                      'relaysync.exceptions', 'relaysync.timeouts', 'relaysync.urns',
                      'relaysync.http_api', 'relaysync.wsgi', 'relaysync.gunicorn_conf',
                      'relaysync.constants', 'relaysync.version']
+#: The simulator's public API, held to the same standard: the names
+#: ``relaysync.simulator`` exports (and their public methods and properties),
+#: the ``relay_simulator`` pytest fixture, and the engine of ``relaysync simulate``.
+SIMULATOR_MODULES = ['relaysync.simulator', 'relaysync.simulator.pytest_plugin',
+                     'relaysync.simulator.command', 'relaysync.cli']
 _SECTION = re.compile(r'^(\s*)(Args|Arguments|Keyword Args|Keyword Arguments|Other Parameters|'
                       r'Attributes):\s*$')
 
@@ -449,16 +454,22 @@ def documented_names(doc: str) -> set:
     return names
 
 
-def public_objects() -> List[Tuple[str, Any]]:
+def public_objects(modules: List[str] = REFERENCE_MODULES) -> List[Tuple[str, Any]]:
+    """``(qualified name, class or function)`` for the public names of ``modules``:
+    their ``__all__``, else the names not starting with ``_`` defined there."""
     found: List[Tuple[str, Any]] = []
     seen = set()
-    for modname in REFERENCE_MODULES:
+    for modname in modules:
         module = importlib.import_module(modname)
         names = getattr(module, '__all__', None)
         if names is None:
             names = [n for n in vars(module) if not n.startswith('_')]
         for name in names:
             obj = getattr(module, name)
+            wrapped = getattr(obj, '__wrapped__', None)
+            if not inspect.isclass(obj) and not inspect.isfunction(obj) \
+                    and inspect.isfunction(wrapped):
+                obj = wrapped  # a pytest fixture (pytest 8.4+ wraps it in an object)
             if not (inspect.isclass(obj) or inspect.isfunction(obj)):
                 continue
             if not getattr(obj, '__module__', '').startswith('relaysync'):
@@ -481,17 +492,23 @@ def _callable_problems(qual: str, func: Any, owner: Any = None) -> List[str]:
     if missing:
         problems.append(f'{qual}: arguments not described: {missing}')
     returns = inspect.signature(func).return_annotation
-    if returns not in (None, 'None', inspect.Signature.empty) and 'Returns:' not in doc:
-        problems.append(f'{qual}: no Returns section')
+    sections = ('Returns:', 'Yields:') if inspect.isgeneratorfunction(func) else ('Returns:',)
+    if returns not in (None, 'None', inspect.Signature.empty) \
+            and not any(s in doc for s in sections):
+        problems.append(f'{qual}: no {" or ".join(s[:-1] for s in sections)} section')
     return problems
 
 
-def test_every_public_name_has_a_complete_docstring() -> None:
+def docstring_problems(modules: List[str]) -> List[str]:
+    """What is missing from the docstrings of the public names of ``modules``:
+    a docstring anywhere; an argument not described under Args (a class's
+    constructor arguments in the class docstring); a Returns (Yields, for a
+    generator) section where something is returned."""
     problems: List[str] = []
-    for modname in REFERENCE_MODULES:
+    for modname in modules:
         if not inspect.getdoc(importlib.import_module(modname)):
             problems.append(f'{modname}: no module docstring')
-    for qual, obj in public_objects():
+    for qual, obj in public_objects(modules):
         if inspect.isfunction(obj):
             problems.extend(_callable_problems(qual, obj))
             continue
@@ -516,15 +533,23 @@ def test_every_public_name_has_a_complete_docstring() -> None:
                 member = member.__func__
             if inspect.isfunction(member):
                 problems.extend(_callable_problems(f'{qual}.{name}', member))
+    return problems
+
+
+def test_every_public_name_has_a_complete_docstring() -> None:
+    problems = docstring_problems(REFERENCE_MODULES)
     assert not problems, '\n'.join(problems)
 
 
-def test_simulator_public_names_have_docstrings() -> None:
-    import relaysync.simulator as simulator
-    from relaysync.simulator.pytest_plugin import relay_simulator
-    missing = [n for n in simulator.__all__ if not inspect.getdoc(getattr(simulator, n))]
-    assert not missing
-    assert inspect.getdoc(relay_simulator)
+def test_simulator_public_names_have_complete_docstrings() -> None:
+    names = [q for q, _ in public_objects(SIMULATOR_MODULES)]
+    for wanted in ('relaysync.simulator.Simulator', 'relaysync.simulator.Run',
+                   'relaysync.simulator.VirtualDevice', 'relaysync.simulator.Scenario',
+                   'relaysync.simulator.pytest_plugin.relay_simulator',
+                   'relaysync.simulator.command.simulate'):
+        assert wanted in names, f'{wanted} is not checked; checked: {names}'
+    problems = docstring_problems(SIMULATOR_MODULES)
+    assert not problems, '\n'.join(problems)
 
 
 def test_reference_lists_every_public_name() -> None:

@@ -29,7 +29,19 @@ OK, FAILED, USAGE, TIMEOUT, DIED = 0, 1, 2, 3, 4
 
 
 class Printer:
-    """Thread-safe line output for the transcript and messages."""
+    """Thread-safe line output for the transcript and messages.
+
+    Args:
+        out: the text stream written to (flushed after each line).
+        times: print transcript entries with their simulated time (default True).
+        requests: print the workflow's requests (entries of ``workflow``)
+            (default True).
+
+    Attributes:
+        out: the stream.
+        times: as given.
+        requests: as given.
+    """
 
     def __init__(self, out: TextIO, times: bool = True, requests: bool = True) -> None:
         self.out = out
@@ -38,13 +50,22 @@ class Printer:
         self._lock = threading.Lock()
 
     def line(self, text: str) -> None:
-        """Print one line (or several) and flush."""
+        """Print a line and flush.
+
+        Args:
+            text: the text; a newline is added (it may hold several lines).
+        """
         with self._lock:
             self.out.write(text + '\n')
             self.out.flush()
 
     def entry(self, entry: Entry) -> None:
-        """Print a transcript entry (request lines only when enabled)."""
+        """Print a transcript entry (usable as a :attr:`Simulator.listeners` entry).
+
+        Args:
+            entry: the entry; one of the workflow's requests is skipped unless
+                :attr:`requests` is on.
+        """
         if entry.who == WORKFLOW and not self.requests:
             return
         self.line(format_entry(entry, self.times))
@@ -112,6 +133,16 @@ def _press_step(spec: str) -> Dict[str, Any]:
 
 def build_scenario(opts: Any) -> Scenario:
     """The scenario file (if any) with the command-line options laid over it.
+
+    Devices named by ``--trigger``, ``--ack``, ``--answer-calls`` and
+    ``--group`` are added when new; with no device at all, ``Alice`` triggers.
+
+    Args:
+        opts: the parsed options of ``relaysync simulate`` (the namespace made
+            by :func:`relaysync.cli.build_parser`).
+
+    Returns:
+        The validated :class:`~relaysync.simulator.Scenario`.
 
     Raises:
         ScenarioError: a bad file or option value.
@@ -184,7 +215,27 @@ def build_scenario(opts: Any) -> Scenario:
 
 # ------------------------------------------------------------- running
 def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
-    """Carry out ``relaysync simulate`` with parsed options; returns the exit code."""
+    """Carry out ``relaysync simulate``: start the program (or connect to
+    ``--url``), run the scenario, print the transcript and the result.
+
+    The simulator and the program are always stopped before it returns.
+
+    Args:
+        opts: the parsed options of ``relaysync simulate`` (the namespace made
+            by :func:`relaysync.cli.build_parser`).
+        stdin: where ``--interactive`` commands are read.
+        out: where the transcript and the result are printed.
+
+    Returns:
+        The exit code: 0 the workflow terminated cleanly; 1 it failed; 2 a
+        usage error; 3 still running at the timeout; 4 the program died,
+        never listened, or refused the connection.
+
+    Raises:
+        OSError: the program could not be started (e.g. no such ``--python``).
+        ValueError: a scenario option the simulator rejects (e.g. a
+            ``time_scale`` of 0 in the scenario file).
+    """
     printer = Printer(out, times=not opts.no_times, requests=not opts.no_requests)
     try:
         scenario = build_scenario(opts)
@@ -224,7 +275,12 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
             program = Program(opts.program, port, python=opts.python, on_line=on_line,
                               on_traceback=on_traceback)
             printer.line(f'relaysync simulate: {opts.program} (PORT={port}, path {path}{note})')
-            program.start()
+            try:
+                program.start()
+            except OSError as exc:
+                printer.line(f'result: the program could not be started with {opts.python}: '
+                             f'{exc}')
+                return DIED
             if not program.wait_listening(opts.startup_timeout):
                 code = program.returncode
                 program.stop()

@@ -32,13 +32,28 @@ TAPS = ('single', 'double', 'triple', 'long')
 
 
 class LedChange(NamedTuple):
-    """One ``set_led`` the device received: the ``effect`` and its ``args``."""
+    """One ``set_led`` request the device received (a named tuple).
+
+    Attributes:
+        effect: the LED effect: ``static``, ``flash``, ``breathe``,
+            ``rotate``, ``rainbow`` or ``off``.
+        args: the effect's ``args`` as the workflow sent them (``colors``,
+            ``count``, ``rotations``...).
+    """
     effect: str
     args: Dict[str, Any]
 
 
 class Notification:
     """A notification (broadcast, alert, notify) as one device received it.
+
+    The simulator makes one per recipient; find them in
+    :attr:`VirtualDevice.notifications`.
+
+    Args:
+        sent: the notification request's shared record (one per request,
+            holding its run, type, name, text, originator and push options).
+        device: the receiving :class:`VirtualDevice`.
 
     Attributes:
         type: ``broadcast``, ``alert`` or ``notify``.
@@ -68,21 +83,49 @@ class Notification:
 class VirtualDevice:
     """A simulated Relay device.
 
-    Attributes:
+    Create devices with :meth:`Simulator.device`, which takes the same
+    keyword arguments (all but ``sim``) and applies them on the clock thread.
+
+    Args:
+        sim: the :class:`~relaysync.simulator.Simulator` whose account holds it.
         name: the device name (its name URN is ``urn:relay-resource:name:device:<name>``).
-        id: the device id (IMEI-like by default).
-        type: one of ``relay``, ``relay2``, ``relay_app``, ``roip``, ``dash``.
+        id: the device id (default: a generated IMEI-like number,
+            ``99000756`` and a 7-digit counter).
+        type: one of ``relay`` (the default), ``relay2``, ``relay_app``,
+            ``roip``, ``dash``.
+        battery: battery level in percent (default 100).
+        address: street address of the device's location (default ``'1 Main
+            Street, Raleigh, NC'``).
+        latlong: ``[latitude, longitude]`` (default ``[35.7796, -78.6382]``).
+        indoor_location: the indoor location name (default None).
+        username: the user profile logged in (default None).
+        location_enabled: whether location is on (default True); when off,
+            location queries are answered without a value.
+        ack_alerts: None (the default: never acknowledges by itself) or the
+            simulated seconds after which it acknowledges each alert it gets.
+        answer_calls: None (the default: only when the workflow or a test
+            answers) or the simulated seconds after which it answers incoming
+            calls by itself.
+        inbox: unread inbox messages (default: none).
+        says: what the user says at successive listens, in order (None:
+            silence); a listen finding nothing queued waits for :meth:`say`
+            until its own timeout, then hears silence.
+
+    Raises:
+        ValueError: ``name`` is empty or not a string, or ``type`` is unknown.
+
+    Attributes:
+        name: the device name (a ``set_device_name`` request changes it).
+        id: the device id.
+        type: the device type.
         battery: battery level in percent (int).
         address: street address of the last location (``get_device_location``).
         latlong: ``[latitude, longitude]``.
         indoor_location: the indoor location name.
         username: the user profile logged in.
-        location_enabled: whether location is on; when off, location queries
-            are answered without a value.
-        ack_alerts: None (never acknowledges by itself) or the number of
-            simulated seconds after which it acknowledges each alert it gets.
-        answer_calls: None (only when the workflow or a test answers), or the
-            seconds after which it answers incoming calls by itself.
+        location_enabled: whether location is on.
+        ack_alerts: None or the seconds after which it acknowledges alerts.
+        answer_calls: None or the seconds after which it answers calls.
         channel: the channel set by ``set_channel`` (None before).
         home_channel_enabled: the state set by ``set_home_channel_state``.
         inbox: unread inbox messages (strings).
@@ -93,6 +136,8 @@ class VirtualDevice:
         notifications: every :class:`Notification` received, in order.
         said: what the user said in answer to ``listen`` (None for silence).
         pressed: ``(button, taps)`` pairs pressed, in order.
+        sip: ``{uri, expires}`` of the last ``register`` request (None
+            before, or after one with ``expires`` 0).
         log: the transcript entries that concern this device.
     """
 
@@ -158,17 +203,22 @@ class VirtualDevice:
 
     @property
     def foreground(self) -> Any:
-        """The interaction currently in the foreground (None if none)."""
+        """The interaction currently in the foreground (the latest started on
+        the device and not yet ended), or None."""
         return self.interactions[-1] if self.interactions else None
 
     # -------------------------------------------------------------- actions
     def press(self, button: str = 'action', taps: str = 'single') -> bool:
-        """Press a button: ``button`` ``action`` or ``channel``; ``taps``
-        ``single``, ``double``, ``triple`` or ``long``.
+        """Press a button.
 
         The press reaches the workflow (as ``wf_api_button_event``) when the
         device's foreground interaction listed the matching ``input_types``
-        (or the simulator was made with ``route_all_buttons=True``).
+        (or the simulator was made with ``route_all_buttons=True``); it is
+        recorded in :attr:`pressed` and the transcript either way.
+
+        Args:
+            button: ``'action'`` (the default) or ``'channel'``.
+            taps: ``'single'`` (the default), ``'double'``, ``'triple'`` or ``'long'``.
 
         Returns:
             True when a button event was sent to a workflow.
@@ -183,16 +233,24 @@ class VirtualDevice:
 
     def say(self, text: Optional[str]) -> bool:
         """Speak (push-to-talk): answers the listen in progress on this device,
-        or is kept for the next one.  ``None`` means silence (the listen is
-        answered with an empty text).
+        or is kept for the next one.
+
+        Args:
+            text: what the user says; None means silence (the listen is
+                answered with an empty text).
 
         Returns:
-            True when it answered a listen in progress, False when queued.
+            True when it answered a listen in progress (the workflow gets
+            ``wf_api_speech_event``), False when queued.
         """
         return self._sim.clock.run_sync(lambda: self._sim.speak(self, text))
 
     def acknowledge(self, name: Optional[str] = None) -> bool:
-        """Acknowledge the latest active alert (named ``name``, if given).
+        """Acknowledge the latest active alert.
+
+        Args:
+            name: the alert's name (default None: the latest active alert,
+                whatever its name).
 
         Returns:
             True when an alert was acknowledged (the workflow gets an
@@ -201,35 +259,89 @@ class VirtualDevice:
         return self._sim.clock.run_sync(lambda: self._sim.acknowledge(self, name))
 
     def answer(self, call_id: Optional[str] = None) -> bool:
-        """Answer the ringing incoming call (``call_id``, or the latest one).
-        Returns True when a call was answered."""
+        """Answer a ringing incoming call.
+
+        The workflow gets ``call_connected`` events for both parties.
+
+        Args:
+            call_id: the call to answer (default None: the device's latest
+                call not yet ended).
+
+        Returns:
+            True when a call was answered; False when the device has no such
+            call ringing for it.
+        """
         return self._sim.clock.run_sync(lambda: self._sim.calls.answer_by_device(self, call_id))
 
     def hang_up(self, call_id: Optional[str] = None) -> bool:
-        """Hang up (or decline) the device's call (``call_id``, or the latest one).
-        Returns True when a call was ended."""
+        """Hang up (or decline) the device's call.
+
+        The workflow gets ``call_disconnected`` for a connected call (reason
+        ``hangup``), else ``call_failed`` (``declined`` by the callee,
+        ``cancelled`` by the caller), for both parties.
+
+        Args:
+            call_id: the call to end (default None: the device's latest call
+                not yet ended).
+
+        Returns:
+            True when a call was ended; False when the device has no such call.
+        """
         return self._sim.clock.run_sync(lambda: self._sim.calls.hang_up_by_device(self, call_id))
 
     def request_call(self, uri: str) -> bool:
-        """Ask the assistant to call someone: sends ``wf_api_call_start_request_event``
-        with ``uri`` to this device's workflow.  Returns True when sent."""
+        """Ask the assistant to call someone.
+
+        Sends ``wf_api_call_start_request_event {uri, source_uri}`` to the run
+        this device's input goes to (see :meth:`Simulator.run_for`).
+
+        Args:
+            uri: whom to call (a URN, a number...), passed on as it is.
+
+        Returns:
+            True when sent; False when no workflow run is live (or its
+            connection is gone).
+        """
         return self._sim.clock.run_sync(lambda: self._sim.request_call(self, uri))
 
     # ------------------------------------------------------------- waiting
     def wait_until_heard(self, text: str, timeout: float = 5.0) -> bool:
-        """Block until the device has heard a text containing ``text``
-        (case-insensitive) or ``timeout`` real seconds pass.  Returns whether it did."""
+        """Block until the device has heard a text containing ``text``, or
+        ``timeout`` real seconds pass.
+
+        Args:
+            text: the text to look for in :attr:`heard`, case-insensitively
+                (what was heard before the call counts too).
+            timeout: real seconds to wait at most (default 5.0).
+
+        Returns:
+            True when it has heard it; False at the timeout (no exception).
+        """
         wanted = text.lower()
         return bool(self._sim.clock.wait_for(
             lambda: any(wanted in h.lower() for h in self.heard), timeout))
 
     def wait_until_listening(self, timeout: float = 5.0) -> bool:
-        """Block until a ``listen`` is in progress on this device (or timeout)."""
+        """Block until a ``listen`` is in progress on this device.
+
+        Args:
+            timeout: real seconds to wait at most (default 5.0).
+
+        Returns:
+            True when a listen is in progress; False at the timeout (no exception).
+        """
         return bool(self._sim.clock.wait_for(lambda: self.listening is not None, timeout))
 
 
 class Group:
     """A group of devices on the simulated account.
+
+    Create groups with :meth:`Simulator.group`.
+
+    Args:
+        name: the group name.
+        members: the member devices.
+        gid: the group id.
 
     Attributes:
         name: the group name (URN ``urn:relay-resource:name:group:<name>``).

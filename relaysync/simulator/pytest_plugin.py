@@ -20,9 +20,16 @@ import pytest
 
 @pytest.fixture
 def relay_simulator() -> Iterator[Callable[..., Any]]:
-    """A factory: ``relay_simulator(target, path=None, **options)`` returns a
-    :class:`relaysync.simulator.Simulator` (see it for ``target`` and the
-    options), closed automatically at the end of the test."""
+    """A factory of simulators, each closed automatically at the end of the test.
+
+    ``relay_simulator(target, path=None, **options)`` takes the arguments of
+    :class:`relaysync.simulator.Simulator` (see it for ``target``, ``path``
+    and the options) and raises what the constructor raises.
+
+    Yields:
+        The factory; each call returns a new
+        :class:`~relaysync.simulator.Simulator`.
+    """
     from . import Simulator
 
     made: List[Any] = []

@@ -31,21 +31,40 @@ STOPPED = 'stopped'
 
 
 class SimulatorError(Exception):
-    """Root of the simulator's own errors."""
+    """Root of the simulator's own errors (:class:`SimulationTimeout`,
+    :class:`WorkflowCrashed`)."""
 
 
 class SimulationTimeout(SimulatorError, TimeoutError):
-    """The workflow did not finish within the allowed time."""
+    """The workflow did not finish within the allowed time.
+
+    Raised by :meth:`Run.wait_until_done`; the message ends with the run's last
+    transcript lines.  Also a ``TimeoutError``.
+    """
 
 
 class WorkflowCrashed(SimulatorError):
-    """A workflow handler raised and the workflow then stopped making progress."""
+    """A workflow handler raised and the workflow then stopped making progress.
+
+    Raised by :meth:`Run.wait_until_done`; the message holds the handler's
+    traceback and the run's last transcript lines.
+    """
 
 
 class Run:
     """One workflow instance being simulated.
 
+    :meth:`Simulator.trigger` makes, connects and starts runs; a test does not
+    construct one itself.
+
+    Args:
+        sim: the :class:`~relaysync.simulator.Simulator` it belongs to.
+        number: 1 for the simulator's first run, 2 for the next...
+        device: the :class:`~relaysync.simulator.VirtualDevice` that triggered it.
+        trigger: the ``trigger`` object to send in ``wf_api_start_event``.
+
     Attributes:
+        sim: the :class:`~relaysync.simulator.Simulator`.
         number: 1 for the simulator's first run, 2 for the next...
         device: the :class:`~relaysync.simulator.VirtualDevice` that triggered it.
         trigger: the ``trigger`` object sent in ``wf_api_start_event``.
@@ -63,6 +82,8 @@ class Run:
             or ``stopped`` (the simulator ended it: timeout, quit, close).
         stop_reason: the ``reason`` of the stop event sent, if any.
         close_code: the WebSocket close code once closed.
+        started_at: the simulated time the run was made at.
+        ended_at: the simulated time its connection closed (None before).
     """
 
     def __init__(self, sim: Any, number: int, device: Any, trigger: Dict[str, Any]) -> None:
@@ -95,7 +116,7 @@ class Run:
     # ------------------------------------------------------------- queries
     @property
     def done(self) -> bool:
-        """True once the connection has closed."""
+        """True once the connection has closed (:attr:`outcome` is no longer ``running``)."""
         return self.outcome != RUNNING
 
     @property
@@ -110,12 +131,29 @@ class Run:
 
     def lines(self, times: bool = False, kinds: Optional[List[str]] = None,
               who: Optional[str] = None) -> List[str]:
-        """This run's transcript as text lines (``'Alice: heard "hi"'``);
-        optionally only some ``kinds`` or one speaker ``who``."""
+        """This run's transcript as text lines.
+
+        Args:
+            times: prefix each line with the simulated time, as ``relaysync
+                simulate`` prints it (default False: ``'Alice: heard "hi"'``).
+            kinds: only the entries of these kinds, e.g. ``['heard']`` (default:
+                all; see :class:`~relaysync.simulator.Entry`).
+            who: only the entries about this device name, ``'workflow'`` (the
+                requests made) or ``'relay'`` (default: all).
+
+        Returns:
+            The lines, oldest first.
+        """
         return lines(self.transcript, times, kinds, who)
 
     def request_names(self) -> List[str]:
-        """The names of the requests received, in order (``['start_interaction', 'say', ...]``)."""
+        """The names of the requests received, in order.
+
+        Returns:
+            The names without ``wf_api_`` and ``_request``, e.g.
+            ``['start_interaction', 'say', 'terminate']``; a message of another
+            type appears as its ``_type`` (``'None'`` when it has none).
+        """
         names = []
         for msg in self.requests:
             match = _REQUEST.match(str(msg.get('_type')))
@@ -123,8 +161,14 @@ class Run:
         return names
 
     def events_of(self, name: str) -> List[Dict[str, Any]]:
-        """The events sent of one kind: ``events_of('prompt')`` gives every
-        ``wf_api_prompt_event``."""
+        """The events of one kind sent to the workflow.
+
+        Args:
+            name: the event name: ``'prompt'`` for ``wf_api_prompt_event``.
+
+        Returns:
+            Those event messages, in the order sent.
+        """
         wanted = f'wf_api_{name}_event'
         return [e for e in self.events if e.get('_type') == wanted]
 
@@ -132,10 +176,14 @@ class Run:
     def wait_until_done(self, timeout: float = 10.0, crash_grace: float = 0.5) -> 'Run':
         """Block until the workflow instance has ended.
 
+        It returns for any ending (terminated, closed, stopped); check
+        :attr:`outcome` or :attr:`terminated`.
+
         Args:
-            timeout: real seconds to wait.
+            timeout: real seconds to wait (default 10.0).
             crash_grace: when a workflow handler is known to have raised, give
-                up once the workflow has been silent this many real seconds.
+                up once the workflow has been silent this many real seconds
+                (default 0.5).
 
         Returns:
             This run (check :attr:`outcome`, :attr:`errors`).
@@ -167,8 +215,21 @@ class Run:
                                         f'after {timeout:g} s\n{self._tail()}')
 
     def wait_for(self, predicate: Any, timeout: float = 5.0) -> Any:
-        """Block until ``predicate()`` is true (checked after every simulated
-        step) or ``timeout`` real seconds pass; returns its last value."""
+        """Block until ``predicate()`` is true or ``timeout`` real seconds pass.
+
+        The same as :meth:`Simulator.wait_for`: the predicate is checked at
+        once, after every simulated step, and at least every 50 ms.
+
+        Args:
+            predicate: a function of no arguments, e.g.
+                ``lambda: run.request_names().count('say') == 2``.  Its
+                exceptions propagate.
+            timeout: real seconds to wait at most (default 5.0).
+
+        Returns:
+            The predicate's last value: true when the condition was met, false
+            at the timeout (no exception is raised).
+        """
         return self.sim.clock.wait_for(predicate, timeout)
 
     def _tail(self, count: int = 15) -> str:
@@ -177,7 +238,18 @@ class Run:
 
     # ---------------------------------------------------------- connection
     def open(self, url: str, timeout: float) -> None:
-        """Connect to the workflow (any thread).  Raises HandshakeFailed."""
+        """Open this run's connection to the workflow (any thread; used by
+        :meth:`Simulator.trigger`).
+
+        Args:
+            url: the workflow's ``ws://`` or ``wss://`` URL.
+            timeout: real seconds allowed for connecting and the opening handshake.
+
+        Raises:
+            HandshakeFailed: the server could not be reached, did not answer in
+                time, or refused the upgrade (e.g. 404 for an unknown path).
+            ValueError: ``url`` is not a ``ws://``/``wss://`` URL.
+        """
         self._ws = connect(url, self._on_text, self._on_close, timeout=timeout)
 
     def _on_text(self, text: str) -> None:  # reader thread
@@ -206,8 +278,16 @@ class Run:
                                          f'terminating (code {code}{detail})', self.number)
 
     def send(self, msg: Dict[str, Any]) -> bool:
-        """Send one message to the workflow (clock thread).  Returns False when
-        the connection is already gone."""
+        """Send one message to the workflow (clock thread).
+
+        A message without ``_id`` (an event) is also recorded in :attr:`events`.
+
+        Args:
+            msg: the message, encoded as JSON.
+
+        Returns:
+            True when sent; False when the run is over or the connection is gone.
+        """
         if self._ws is None or self.done:
             return False
         try:
@@ -219,15 +299,31 @@ class Run:
         return True
 
     def emit(self, _event: str, /, **fields: Any) -> bool:
-        """Send ``wf_api_<_event>_event`` with ``fields`` (clock thread)."""
+        """Send the event ``wf_api_<_event>_event`` (clock thread).
+
+        Args:
+            _event: the event name, e.g. ``'button'``.
+            **fields: the event's fields, e.g. ``button='action'``.
+
+        Returns:
+            True when sent; False when the run is over or the connection is gone.
+        """
         msg: Dict[str, Any] = {'_type': f'wf_api_{_event}_event'}
         msg.update(fields)
         return self.send(msg)
 
     def stop(self, reason: str = 'stopped', code: int = 1000) -> None:
-        """End the instance from the server side: send ``wf_api_stop_event``
-        with ``reason`` and close the connection (clock thread).  Does nothing
-        once the run is over."""
+        """End the instance from the server side (clock thread; tests call
+        :meth:`Simulator.stop_run`).
+
+        Sends ``wf_api_stop_event {reason}``, releases the run's timers,
+        listens, calls and interactions, and starts closing the connection
+        without waiting.  Does nothing once the run is over or stopping.
+
+        Args:
+            reason: the stop event's ``reason`` (default ``'stopped'``).
+            code: the WebSocket close code (default 1000).
+        """
         if self.done or self.stop_reason is not None:
             return
         self.stop_reason = reason
@@ -246,7 +342,14 @@ class Run:
             self._closed(1006, 'closed by the simulator')
 
     def close_now(self, timeout: float = 2.0) -> None:
-        """Close the connection and wait for it to finish (any thread but the clock's)."""
+        """Close the connection (code 1001) and wait for it to finish (used by
+        :meth:`Simulator.close`).
+
+        Args:
+            timeout: real seconds to wait for the server's close answer before
+                dropping the socket, then as long again for it to be released
+                (default 2.0).
+        """
         if self._ws is not None:
             self._ws.close(1001, 'simulator closing', timeout=timeout)
 
@@ -363,7 +466,15 @@ class Run:
 
     def later(self, delay: float, action: Any) -> Any:
         """Run ``action`` on the clock thread after ``delay`` simulated seconds,
-        unless this run has ended by then.  Returns the cancellable handle."""
+        unless this run has ended or is stopping by then.
+
+        Args:
+            delay: simulated seconds to wait.
+            action: a function of no arguments.
+
+        Returns:
+            The scheduled task's handle; its ``cancel()`` stops it from running.
+        """
         return self.sim.clock.call_later(delay, self._guard(action))
 
     def _terminate(self) -> None:

@@ -65,7 +65,8 @@ STEP_KEYS = ('device', 'delay', 'text', 'heard_by') + CONDITIONS + ACTIONS
 
 
 class ScenarioError(ValueError):
-    """A scenario is malformed; the message says where."""
+    """A scenario is malformed or unreadable; the message says where
+    (``steps[2]: ...``).  Also a ``ValueError``."""
 
 
 def _expect(cond: bool, where: str, message: str) -> None:
@@ -95,7 +96,16 @@ class Scenario:
     """A validated scenario (see the module documentation for the format).
 
     Args:
-        data: the parsed JSON object.
+        data: the parsed JSON object (default None: an empty scenario, one
+            device triggering with a single tap).
+
+    Attributes:
+        devices: the device objects (``name`` and properties).
+        groups: ``{group name: [device names]}``.
+        trigger: the trigger object (``device``, ``type``, ``args``, ``vars``).
+        steps: the step objects, in order.
+        options: the options (:class:`~relaysync.simulator.Simulator`
+            arguments and ``timeout``).
 
     Raises:
         ScenarioError: unknown keys, wrong types, or a step without an action.
@@ -113,7 +123,13 @@ class Scenario:
 
     @classmethod
     def load(cls, path: str) -> 'Scenario':
-        """Read a scenario file (JSON).
+        """Read a scenario file.
+
+        Args:
+            path: the JSON file (UTF-8).
+
+        Returns:
+            The validated :class:`Scenario`.
 
         Raises:
             ScenarioError: unreadable, not JSON, or malformed.
@@ -128,7 +144,11 @@ class Scenario:
         return cls(data)
 
     def validate(self) -> None:
-        """Check the structure; raises ScenarioError naming the bad part."""
+        """Check the structure (the constructor calls it).
+
+        Raises:
+            ScenarioError: the first problem found, naming the bad part.
+        """
         names = []
         for i, device in enumerate(self.devices):
             where = f'devices[{i}]'
@@ -147,6 +167,14 @@ class Scenario:
         _expect(isinstance(self.trigger.get('vars', {}), dict), 'trigger.vars',
                 'must be an object')
         _keys(self.options, OPTION_KEYS, 'options')
+        for key, minimum in (('time_scale', 0), ('timeout', 0), ('progress_interval', 0),
+                             ('ring_timeout', 0), ('refresh_delay', -1)):
+            if key in self.options:
+                value = self.options[key]
+                _expect(not isinstance(value, bool) and isinstance(value, (int, float))
+                        and value > minimum, f'options.{key}',
+                        f'must be a number {"above 0" if minimum == 0 else "of 0 or more"}, '
+                        f'got {value!r}')
         for i, step in enumerate(self.steps):
             where = f'steps[{i}]'
             _keys(step, STEP_KEYS, where)
@@ -169,11 +197,23 @@ class Scenario:
 
     # ----------------------------------------------------------- applying
     def simulator_options(self) -> Dict[str, Any]:
-        """The ``options`` that are :class:`Simulator` arguments (all but ``timeout``)."""
+        """The options to pass to :class:`~relaysync.simulator.Simulator`.
+
+        Returns:
+            A new dict of the ``options``, all but ``timeout``.
+        """
         return {k: v for k, v in self.options.items() if k != 'timeout'}
 
     def setup(self, sim: Any) -> None:
-        """Create the scenario's devices and groups in ``sim``."""
+        """Create the scenario's devices and groups in ``sim``.
+
+        Args:
+            sim: the :class:`~relaysync.simulator.Simulator`; devices it
+                already has get the scenario's properties.
+
+        Raises:
+            ValueError: a device ``type`` the simulator does not know.
+        """
         for spec in self.devices:
             props = {k: v for k, v in spec.items() if k != 'name'}
             sim.device(spec['name'], **props)
@@ -181,7 +221,21 @@ class Scenario:
             sim.group(name, members)
 
     def start(self, sim: Any) -> Any:
-        """Set up, trigger the workflow and start the steps.  Returns the Run."""
+        """Set up, trigger the workflow and start playing the steps.
+
+        The steps play on the simulator's clock thread; this returns at once.
+
+        Args:
+            sim: the :class:`~relaysync.simulator.Simulator`.
+
+        Returns:
+            The triggered :class:`~relaysync.simulator.Run`.
+
+        Raises:
+            HandshakeFailed: the workflow could not be reached (see
+                :meth:`Simulator.trigger`).
+            ValueError: a device ``type`` the simulator does not know.
+        """
         self.setup(sim)
         device = self.trigger.get('device')
         run = sim.trigger(device, type=self.trigger.get('type', 'button'),

@@ -43,35 +43,61 @@ TRIGGER_DEFAULTS: Dict[str, Dict[str, Any]] = {
 class Simulator:
     """The simulated Relay server: virtual devices, groups, and workflow runs.
 
+    Constructing it starts the simulator's clock thread and, for a
+    ``Workflow`` (or a ``Server`` not yet started), the workflow server; no
+    connection is opened until :meth:`trigger`.  Use it as a context manager,
+    or call :meth:`close`, to stop everything it started.
+
     Args:
         target: what to simulate against: a relaysync ``Workflow`` (served
-            in-process on 127.0.0.1), a relaysync ``Server`` (started if
-            needed), or a ``ws://``/``wss://`` URL of any workflow server.
-        path: the workflow path (for a Server with several paths, or a URL
-            without a path).
-        time_scale: real seconds per simulated second (0.01 = a hundred times
-            faster); applies to timers, pacing, slow requests and scripted times.
+            in-process on a free port of 127.0.0.1), a relaysync ``Server``
+            (started if needed, and then stopped by :meth:`close`), or a
+            ``ws://``/``wss://`` URL of any workflow server.
+        path: the workflow path (default None).  Needed for a Server serving
+            several paths; appended to a URL; ignored for a Workflow.
+        time_scale: real seconds per simulated second (default 1.0; 0.01 = a
+            hundred times faster); applies to timers, pacing, slow requests
+            and scripted times.
         pace: when True, speech takes time in proportion to its length
-            (prompt ``stopped`` comes later); else prompts finish at once.
+            (prompt ``stopped`` comes later); when False (the default) prompts
+            finish at once.
         route_all_buttons: send every button press to the workflow, even when
-            the foreground interaction did not ask for it (``input_types``).
+            the foreground interaction did not ask for it (``input_types``)
+            (default False).
         progress_interval: simulated seconds between progress events of a
-            slow request.
+            slow request (default 0.5).
         refresh_delay: simulated seconds a ``get_device_info`` with
-            ``refresh: true`` takes.
-        ring_timeout: simulated seconds an unanswered call rings before it fails.
+            ``refresh: true`` takes (default 1.0).
+        ring_timeout: simulated seconds an unanswered call rings before it
+            fails with reason ``no_answer`` (default 30.0).
         slow: ``{request name: simulated seconds}`` for requests to answer
-            slowly (with progress events), e.g. ``{'notification': 2}``.
-        translations: ``{to_lang: {text: translation}}`` for ``translate``.
-        connect_timeout: real seconds allowed to open each connection.
+            slowly (with progress events), e.g. ``{'notification': 2}``
+            (default: none).
+        translations: ``{to_lang: {text: translation}}`` for ``translate``
+            (default: none).
+        connect_timeout: real seconds allowed to open each connection (default 5.0).
 
     Attributes:
         devices: ``{name: VirtualDevice}``.
         groups: ``{name: Group}``.
-        runs: every :class:`~relaysync.simulator.Run` so far.
-        transcript: every :class:`~relaysync.simulator.transcript.Entry`.
-        incidents: ``{incident_id: dict}``; analytics, sms: lists of records.
+        runs: every :class:`~relaysync.simulator.Run` so far, oldest first.
+        transcript: every :class:`~relaysync.simulator.Entry`, in order.
+        listeners: callables called with each new transcript
+            :class:`~relaysync.simulator.Entry`, on the clock thread (an
+            exception is logged and ignored).
+        incidents: ``{incident_id: dict}`` of the incidents created.
+        analytics: the ``log_analytics_event`` requests received, as dicts.
+        sms: the ``sms`` requests received, as dicts.
         url: the URL connected to for each run.
+        clock: the simulator's clock (simulated time and its thread).
+
+    Raises:
+        ValueError: a URL that is not ``ws://``/``wss://``, a Server serving
+            several paths (or none) with no ``path``, or a ``time_scale`` that
+            is not a positive number.
+        TypeError: ``target`` is none of the three kinds.
+        ServerException: the workflow server could not be started (e.g. its
+            port cannot be bound).
     """
 
     def __init__(self, target: Any, path: Optional[str] = None, *, time_scale: float = 1.0,
@@ -158,8 +184,17 @@ class Simulator:
         self._server.add_error_listener(listener)
 
     def report_crash(self, text: str) -> None:
-        """Record that a workflow handler raised (``text``: the report, e.g. a
-        traceback) on every run still in progress.  Any thread."""
+        """Record that a workflow handler raised, on every run still in progress.
+
+        Called for the simulator by in-process servers and by ``relaysync
+        simulate`` (a traceback on the program's stderr); safe from any
+        thread.  It adds ``text`` to each live run's ``crashes`` (which
+        :meth:`Run.wait_until_done` reports) and a ``crash`` transcript entry.
+
+        Args:
+            text: the report, e.g. a formatted traceback; its last line is
+                shown in the transcript.
+        """
         for run in list(self.runs):
             if not run.done:
                 run.crashes.append(text)
@@ -168,18 +203,40 @@ class Simulator:
 
     # -------------------------------------------------------------- account
     def next_number(self, kind: str) -> int:
-        """1, 2, 3... per ``kind`` (used for generated ids)."""
+        """The next number of a counter: 1, 2, 3... (used for generated ids).
+
+        Args:
+            kind: the counter's name (``'run'``, ``'device'``, ``'group'``...);
+                each kind counts separately.
+
+        Returns:
+            1 on the first call for ``kind``, then one more on each call.
+        """
         self._counters[kind] = self._counters.get(kind, 0) + 1
         return self._counters[kind]
 
     def device(self, name: str, **properties: Any) -> VirtualDevice:
-        """The virtual device called ``name``, created if new; given properties
-        (``id``, ``type``, ``battery``, ``address``, ``latlong``,
-        ``indoor_location``, ``username``, ``location_enabled``, ``ack_alerts``,
-        ``answer_calls``, ``inbox``, ``says``) are set on it.
+        """The virtual device called ``name``, created if new, with ``properties`` set.
+
+        Runs on the clock thread; any thread may call it.  A device renamed by
+        the workflow (``set_device_name``) is still found by its old name.
+
+        Args:
+            name: the device name (its URN is ``urn:relay-resource:name:device:<name>``).
+            **properties: the :class:`VirtualDevice` arguments to set: ``id``,
+                ``type``, ``battery``, ``address``, ``latlong``,
+                ``indoor_location``, ``username``, ``location_enabled``,
+                ``ack_alerts``, ``answer_calls``, ``inbox``, ``says``.  On an
+                existing device ``says`` and ``inbox`` are appended to its
+                queue and inbox; any other public attribute is replaced as
+                given (without checking its value).
+
+        Returns:
+            The :class:`VirtualDevice`.
 
         Raises:
-            ValueError: a bad name or device type.
+            ValueError: a new device with an empty or non-string name, or an
+                unknown device type.
             TypeError: an unknown property.
         """
         def make() -> VirtualDevice:
@@ -201,8 +258,22 @@ class Simulator:
         return self.clock.run_sync(make)
 
     def group(self, name: str, members: List[Union[str, VirtualDevice]]) -> Group:
-        """Create (or replace) the group ``name`` with ``members`` (devices or
-        device names; unknown names become new devices)."""
+        """Create (or replace) the group ``name`` on the simulated account.
+
+        Runs on the clock thread; any thread may call it.  A replaced group
+        keeps its id.
+
+        Args:
+            name: the group name (its URN is ``urn:relay-resource:name:group:<name>``).
+            members: :class:`VirtualDevice` objects or device names; a name
+                no device has yet creates that device.
+
+        Returns:
+            The new :class:`Group`.
+
+        Raises:
+            ValueError: a member name that is empty or not a string.
+        """
         def make() -> Group:
             devices = [m if isinstance(m, VirtualDevice) else self.device(m) for m in members]
             old = self.groups.get(name)
@@ -212,7 +283,16 @@ class Simulator:
         return self.clock.run_sync(make)
 
     def find_device(self, uri: str) -> Optional[VirtualDevice]:
-        """The device a device URN (name or id) or interaction URN names, else None."""
+        """The device a URN names.
+
+        Args:
+            uri: a device URN (by name, including a former name, or by id) or
+                an interaction URN (its ``device`` query names the device).
+
+        Returns:
+            The :class:`VirtualDevice`, or None when ``uri`` names no device
+            of the account (or is not a Relay URN).
+        """
         if not isinstance(uri, str) or not urns.is_relay_uri(uri):
             return None
         if urns.is_interaction_uri(uri):
@@ -227,7 +307,14 @@ class Simulator:
         return None
 
     def find_group(self, uri: str) -> Optional[Group]:
-        """The group a group URN (name or id, query ignored) names, else None."""
+        """The group a group URN names.
+
+        Args:
+            uri: a group URN, by name or by id; a query part is ignored.
+
+        Returns:
+            The :class:`Group`, or None when ``uri`` names no group of the account.
+        """
         base = uri.partition('?')[0] if isinstance(uri, str) else uri
         name = urns.parse_group_name(base)
         if name is not None:
@@ -236,14 +323,30 @@ class Simulator:
         return next((g for g in self.groups.values() if g.id == gid), None) if gid else None
 
     def rename_device(self, device: VirtualDevice, name: str) -> None:
-        """Rename ``device``; its old name keeps resolving (clock thread)."""
+        """Rename a device, as ``set_device_name`` does (call on the clock thread).
+
+        The old name keeps resolving to the device (:meth:`device`,
+        :meth:`find_device`).
+
+        Args:
+            device: the device to rename.
+            name: its new name.
+        """
         self.devices.pop(device.name, None)
         self._aliases[device.name] = device
         device.name = name
         self.devices[name] = device
 
     def label(self, uri: Any) -> str:
-        """A short readable name for a URN: a device name, ``group team`` ..."""
+        """A short readable name for a URN, as the transcript shows it.
+
+        Args:
+            uri: a URN (anything else is shown with ``repr``).
+
+        Returns:
+            The device's name, ``'group <name>'``, ``'all devices'``, or the
+            URN itself when it names nothing on the account.
+        """
         if not isinstance(uri, str):
             return repr(uri)
         if uri == urns.all_devices():
@@ -258,7 +361,20 @@ class Simulator:
 
     # ------------------------------------------------------------ transcript
     def note(self, who: str, kind: str, text: str, run: int = 0) -> Entry:
-        """Add a transcript entry (clock thread) and tell the listeners."""
+        """Add a transcript entry and pass it to the :attr:`listeners` (clock thread).
+
+        The entry is stamped with the simulated time (to the millisecond) and
+        also added to the ``log`` of the device ``who`` names, if any.
+
+        Args:
+            who: a device name, ``'workflow'`` or ``'relay'``.
+            kind: the entry's category (see :class:`~relaysync.simulator.Entry`).
+            text: the readable text.
+            run: the number of the run it belongs to (default 0: none).
+
+        Returns:
+            The new :class:`~relaysync.simulator.Entry`.
+        """
         entry = Entry(round(self.clock.now(), 3), who, kind, text, run)
         self.transcript.append(entry)
         device = self.devices.get(who)
@@ -273,12 +389,30 @@ class Simulator:
 
     def lines(self, times: bool = False, kinds: Optional[List[str]] = None,
               who: Optional[str] = None) -> List[str]:
-        """The whole transcript as text lines (see :meth:`Run.lines`)."""
+        """The whole transcript (every run) as text lines; see :meth:`Run.lines`.
+
+        Args:
+            times: prefix each line with the simulated time, as ``relaysync
+                simulate`` prints it (default False: ``'Alice: heard "hi"'``).
+            kinds: only the entries of these kinds (default: all).
+            who: only the entries about this device name, ``'workflow'`` or
+                ``'relay'`` (default: all).
+
+        Returns:
+            The lines, oldest first.
+        """
         return lines(self.transcript, times, kinds, who)
 
     def speech_seconds(self, text: Optional[str]) -> float:
-        """Simulated seconds a prompt or an answer takes: 0 unless pacing, then
-        0.4 s per word (at least 0.5 s)."""
+        """Simulated seconds a prompt or an answer takes.
+
+        Args:
+            text: the words spoken (None or empty: nothing).
+
+        Returns:
+            0.0 unless the simulator paces speech (``pace=True``); then 0.4 s
+            per word, at least 0.5 s.
+        """
         if not self.pace or not text:
             return 0.0
         return max(0.5, 0.4 * len(text.split()))
@@ -294,18 +428,27 @@ class Simulator:
         Args:
             device: the triggering device or its name (default: the first
                 device; one called ``Alice`` is created if there is none).
-            type: the trigger type: ``button`` (args ``action``), ``phrase``
-                (``phrase``, ``spillover``), ``http`` (``args``), ``nfc``,
-                ``emergency``, ``other``...
-            vars: instance variables the run starts with (registration args).
-            **args: trigger args, over the defaults for the type.
+                An unknown name creates that device.
+            type: the trigger type (default ``'button'``): ``button`` (args
+                ``action``), ``phrase`` (``phrase``, ``spillover``), ``http``
+                (``args``), ``nfc`` (``uid``, ``nfc_payload``), ``emergency``,
+                ``other``...
+            vars: instance variables the run starts with (registration args;
+                default: none).
+            **args: trigger args, laid over the type's defaults (``button``:
+                ``action='action_button_single_tap'``; ``phrase``:
+                ``phrase='hello'``, ``spillover=''``; ``http``: ``args={}``;
+                ``nfc``: a sample ``uid`` and ``nfc_payload={}``).
 
         Returns:
-            The :class:`~relaysync.simulator.Run`.
+            The :class:`~relaysync.simulator.Run`, already started (it is in
+            :attr:`runs` and the start event has been sent).
 
         Raises:
             HandshakeFailed: the workflow server could not be reached or
                 refused the connection (e.g. an unknown path).
+            RuntimeError: the simulator is closed.
+            ValueError: ``device`` is an empty name.
         """
         if self._closed:
             raise RuntimeError('the simulator is closed')
@@ -332,8 +475,16 @@ class Simulator:
         return run
 
     def run_for(self, device: VirtualDevice) -> Optional[Run]:
-        """The run a device's input goes to: the owner of its foreground
-        interaction, else its latest live run, else the latest live run."""
+        """The run a device's input goes to.
+
+        Args:
+            device: the device that pressed, spoke or asked for a call.
+
+        Returns:
+            The :class:`~relaysync.simulator.Run` owning the device's
+            foreground interaction; else the latest live run ``device``
+            triggered; else the latest live run; None when no run is live.
+        """
         if device.foreground is not None:
             return device.foreground.run
         live = [r for r in self.runs if not r.done]
@@ -342,7 +493,26 @@ class Simulator:
 
     # ------------------------------------------------- device actions (clock)
     def press(self, device: VirtualDevice, button: str, taps: str) -> bool:
-        """A button press on ``device`` (clock thread); see ``VirtualDevice.press``."""
+        """A button press on ``device``, on the clock thread (tests call
+        :meth:`VirtualDevice.press`, which checks the arguments and runs this).
+
+        The press is recorded in ``device.pressed`` and in the transcript.  It
+        is sent as ``wf_api_button_event {button, taps, source_uri}`` to the
+        run of the device's foreground interaction (``source_uri``: the
+        interaction URN) when that interaction's ``input_types`` asked for it
+        or the simulator routes all buttons; with ``route_all_buttons`` and no
+        foreground interaction, to :meth:`run_for` the device (``source_uri``:
+        the device URN).
+
+        Args:
+            device: the device pressed.
+            button: ``'action'`` or ``'channel'`` (not checked here).
+            taps: ``'single'``, ``'double'``, ``'triple'`` or ``'long'`` (not
+                checked here).
+
+        Returns:
+            True when a button event was sent to a workflow.
+        """
         device.pressed.append((button, taps))
         fg = device.foreground
         wanted = INPUT_TYPES.get((button, taps))
@@ -363,18 +533,52 @@ class Simulator:
         return False
 
     def speak(self, device: VirtualDevice, text: Optional[str]) -> bool:
-        """``device`` speaks (clock thread); see ``VirtualDevice.say``."""
+        """``device`` speaks, on the clock thread (tests call :meth:`VirtualDevice.say`).
+
+        Args:
+            device: the device speaking.
+            text: what is said; None is silence.
+
+        Returns:
+            True when it answered the listen in progress on the device (the
+            workflow gets ``wf_api_speech_event``); False when no listen was in
+            progress and the text was queued for the next one.
+        """
         if device.listening is not None:
             return interactions.answer(device, text)
         device.answers.append(text)
         return False
 
     def acknowledge(self, device: VirtualDevice, name: Optional[str]) -> bool:
-        """``device`` acknowledges an alert (clock thread)."""
+        """``device`` acknowledges an alert, on the clock thread (tests call
+        :meth:`VirtualDevice.acknowledge`).
+
+        Args:
+            device: the device acknowledging.
+            name: the alert's name; None takes the latest active alert.
+
+        Returns:
+            True when an active alert was acknowledged (the workflow that sent
+            it gets ``wf_api_notification_event`` with ``event: "ack_event"``),
+            False when there was none.
+        """
         return account.acknowledge(device, name=name)
 
     def request_call(self, device: VirtualDevice, uri: str) -> bool:
-        """``device`` asks to call ``uri`` (clock thread)."""
+        """``device`` asks the assistant to call ``uri``, on the clock thread
+        (tests call :meth:`VirtualDevice.request_call`).
+
+        Sends ``wf_api_call_start_request_event {uri, source_uri}`` to
+        :meth:`run_for` the device.
+
+        Args:
+            device: the device asking.
+            uri: whom to call (a URN, a number...), passed on as it is.
+
+        Returns:
+            True when the event was sent; False when no run is live or its
+            connection is gone.
+        """
         run = self.run_for(device)
         if run is None:
             return False
@@ -384,14 +588,36 @@ class Simulator:
     # -------------------------------------------------- operator actions
     def resolve_incident(self, incident_id: str, reason: str = 'resolved',
                          how: str = 'resolved') -> bool:
-        """Resolve (``how='resolved'``) or cancel (``how='cancelled'``) an
-        incident from outside the workflow, as an operator in Dash would: the
-        workflow that created it gets ``wf_api_incident_event``.  Returns
-        False for an unknown or already closed incident."""
+        """Close an incident from outside the workflow, as an operator in Dash would.
+
+        The workflow run that created the incident gets
+        ``wf_api_incident_event {type: how, incident_id, reason}``.  Any thread.
+
+        Args:
+            incident_id: the id ``create_incident`` answered with (see
+                :attr:`incidents`).
+            reason: the reason sent with the event (default ``'resolved'``).
+            how: ``'resolved'`` (the default) or ``'cancelled'``; becomes the
+                incident's state and the event's ``type``.
+
+        Returns:
+            True when the incident was closed; False for an unknown or already
+            closed incident.
+        """
         return self.clock.run_sync(lambda: self.close_incident(incident_id, reason, how))
 
     def close_incident(self, incident_id: str, reason: str, how: str = 'resolved') -> bool:
-        """:meth:`resolve_incident` on the clock thread."""
+        """:meth:`resolve_incident`, to be called on the clock thread.
+
+        Args:
+            incident_id: the incident's id.
+            reason: the reason sent with the event.
+            how: ``'resolved'`` (the default) or ``'cancelled'``.
+
+        Returns:
+            True when the incident was closed; False for an unknown or already
+            closed incident.
+        """
         incident = self.incidents.get(incident_id)
         if incident is None or incident['state'] != 'open':
             return False
@@ -404,18 +630,48 @@ class Simulator:
 
     # ------------------------------------------------------------- waiting
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
-        """Block until ``predicate()`` is true (checked after every simulated
-        step) or ``timeout`` real seconds pass; returns its last value."""
+        """Block until ``predicate()`` is true or ``timeout`` real seconds pass.
+
+        The predicate is checked at once, after every task of the clock
+        thread, and at least every 50 ms.  Do not call it on the clock thread.
+
+        Args:
+            predicate: a function of no arguments, e.g.
+                ``lambda: len(alice.heard) == 2``.  Its exceptions propagate.
+            timeout: real seconds to wait at most (default 5.0).
+
+        Returns:
+            The predicate's last value: true when the condition was met, false
+            at the timeout (no exception is raised).
+        """
         return self.clock.wait_for(predicate, timeout)
 
     # ------------------------------------------------------------- closing
     def stop_run(self, run: Run, reason: str = 'stopped') -> None:
-        """End a run from the server side: stop event, then close."""
+        """End a run from the server side.
+
+        Sends ``wf_api_stop_event {reason}`` and closes the connection
+        (without waiting for the close to complete); nothing happens when the
+        run is already over or stopping.  Any thread.
+
+        Args:
+            run: the run to end.
+            reason: the stop event's ``reason`` (default ``'stopped'``).
+        """
         self.clock.run_sync(lambda: run.stop(reason))
 
     def close(self, reason: str = 'stopped') -> None:
-        """Stop every run still going (stop event ``reason``, close), stop the
-        clock and, if the simulator started it, the workflow server.  Idempotent."""
+        """Stop everything the simulator runs.  Idempotent.
+
+        Every run still going gets ``wf_api_stop_event`` and its connection is
+        closed (each close waits a few real seconds at most); then the clock
+        thread stops and, if the simulator started it, the workflow server
+        stops (without draining).  A ``Server`` its owner had already started
+        is left running.
+
+        Args:
+            reason: the stop events' ``reason`` (default ``'stopped'``).
+        """
         if self._closed:
             return
         self._closed = True

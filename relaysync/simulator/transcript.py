@@ -19,7 +19,7 @@ RELAY = 'relay'
 
 
 class Entry(NamedTuple):
-    """One transcript line.
+    """One transcript line (a named tuple).
 
     Attributes:
         time: simulated seconds since the simulator started.
@@ -38,7 +38,16 @@ class Entry(NamedTuple):
     run: int = 0
 
     def line(self, times: bool = True) -> str:
-        """The printed form; see :func:`format_entry`."""
+        """The printed form of this entry.
+
+        Args:
+            times: with the simulated time and an aligned name (the default:
+                ``'   0.004  Alice     heard "hi"'``); False gives
+                ``'Alice: heard "hi"'``.
+
+        Returns:
+            One line, without a newline.
+        """
         return format_entry(self, times)
 
 

@@ -39,6 +39,12 @@ CLOSE_GRACE = 2.0
 class HandshakeFailed(ConnectionError):
     """The WebSocket opening handshake did not succeed.
 
+    Raised by :meth:`Simulator.trigger`.  Also a ``ConnectionError``.
+
+    Args:
+        message: what went wrong, with the URL.
+        status: the HTTP status, when the server answered (default None).
+
     Attributes:
         status: the HTTP status the server answered with, or None when the
             connection failed before any answer (refused, reset, timed out).
