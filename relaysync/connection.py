@@ -49,6 +49,9 @@ _WAITING_FOR = {WAIT_PROMPT: 'prompt stopped event', WAIT_SPEECH: 'speech event'
 _STOP = object()
 _CALLER = object()
 _monotonic = time.monotonic
+# Longest single sleep in a wait: Lock.acquire overflows on huge or infinite
+# timeouts, and the wait loop re-checks the deadline after each sleep anyway.
+_MAX_SLEEP = 3600.0
 
 
 class Transport(Protocol):
@@ -235,7 +238,7 @@ class Connection:
                 # The response moves the deadline to now + event_timeout, possibly
                 # earlier than this one: never sleep past that point unchecked.
                 remaining = min(remaining, pending.event_timeout)
-            if remaining > 0 and lock.acquire(timeout=remaining):
+            if remaining > 0 and lock.acquire(timeout=min(remaining, _MAX_SLEEP)):
                 break
             with self._lock:
                 if not pending.done:
@@ -309,7 +312,8 @@ class Connection:
                                  self.id, mtype, request_id)
                 return
             if mtype == PROGRESS and pending is not None:
-                pending.deadline = _monotonic() + pending.timeout
+                # Restarts the response clock; never cuts an event wait short.
+                pending.deadline = max(pending.deadline, _monotonic() + pending.timeout)
                 return
         if mtype == PROMPT:
             self._prompt(msg)
@@ -397,9 +401,27 @@ class Connection:
             with self._lock:
                 if self._worker is not None:
                     return
-                self._worker = threading.Thread(target=self._run_worker, daemon=True,
-                                                name=f'relaysync-worker-{self.id}')
-            self._worker.start()
+                self._worker = self._new_worker()
+            self._start_worker(self._worker)
+
+    def _new_worker(self) -> threading.Thread:
+        return threading.Thread(target=self._run_worker, daemon=True,
+                                name=f'relaysync-worker-{self.id}')
+
+    def _start_worker(self, worker: threading.Thread) -> None:
+        try:
+            worker.start()
+        except RuntimeError as exc:  # "can't start new thread": the process is out of threads
+            logger.error('[%s] no worker thread for this instance (%s): closing it with 1013',
+                         self.id, exc)
+            with self._lock:
+                self._worker = _STOP
+            try:
+                self.transport.close(1013, 'no thread available')
+            finally:
+                self.closed(1013, 'no thread available')
+                if self._on_finished is not None:
+                    self._on_finished(self)
 
     def run_worker(self) -> None:
         """Run this connection's handlers on the calling thread until it closes.
@@ -459,13 +481,21 @@ class Connection:
             for pending in calls:
                 pending.done = True
             worker = self._worker
+            late = None
             if worker is None:
-                self._worker = _STOP  # no worker will start from now on
+                if self._queue.empty():
+                    self._worker = _STOP  # no worker will start from now on
+                else:
+                    # An event was queued just before this close (from another
+                    # thread): it still runs, like every event queued before close.
+                    late = self._worker = self._new_worker()
         for pending in calls:
             pending.error = ConnectionClosed(code, reason, pending.request_type)
             pending.lock.release()
-        if worker is not None:
+        if worker is not None or late is not None:
             self._queue.put(_STOP)
+            if late is not None:
+                self._start_worker(late)
         elif self._on_finished is not None:
             self._on_finished(self)
 

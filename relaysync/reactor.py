@@ -3,14 +3,16 @@
 One thread owns every socket of a :class:`~relaysync.Server`: it accepts, runs
 the TLS and HTTP handshakes, reads and deframes (wsproto), hands each complete
 text message to the connection engine's router, answers pings and closes, sends
-keepalive pings, and writes what the workers queued.  Workers never touch a
-socket: :meth:`Channel.send_text` frames under the channel's lock, appends to
-its outbox and wakes this thread only when it is asleep in ``select``.
+keepalive pings, and writes what the workers queued.  Workers only ever *write*,
+and only in one case: :meth:`Channel.send_text` writes a plaintext frame itself
+while this thread is asleep in ``select`` and nothing is queued (saving a
+hand-off); otherwise it appends to the outbox and wakes this thread.  Every
+write happens under the channel's lock, so frames never interleave.
 
 Why one I/O thread: measured on 2 cores, threads that each read their own
 socket collapse once hundreds are busy (GIL convoys around every syscall), and
 OpenSSL must never see a read and a write on one TLS socket at the same time.
-With every socket touched by this thread alone, neither can happen.
+Reads happen on this thread alone, and TLS sockets are written only by it.
 """
 
 import collections
@@ -485,6 +487,8 @@ class Channel:
                 self.outbox.append(ws.send(event.response()))
                 self.state = FINISHING
                 self.close_code, self.close_reason = code, reason
+                # Time to write what is queued, the reply last (housekeeping).
+                self.close_deadline = time.monotonic() + self.reactor.close_timeout
             elif ws.state == ConnectionState.OPEN:
                 # wsproto reports a protocol violation as a close event to send:
                 # fail the connection (see close(fail=True)).
@@ -550,7 +554,9 @@ class Channel:
                                 reactor.ping_timeout)
                     self.abort(1006, 'keepalive ping timed out')
             elif now - self.last_seen > reactor.ping_interval:
-                with self.lock:
+                with self.lock:   # a worker may have closed it since the check above
+                    if self.state != OPEN or self.ws.state != ConnectionState.OPEN:
+                        return
                     self.outbox.append(self.ws.send(Ping(b'relaysync')))
                 self.ping_sent = now
                 self.flush()
@@ -571,6 +577,7 @@ class Reactor:
         self.selector = selectors.DefaultSelector()
         self.channels: Dict[int, Channel] = {}
         self.listeners: List[socket.socket] = []
+        self._paused: List[socket.socket] = []   # listeners resting after EMFILE & co.
         self._dirty: Deque[Channel] = collections.deque()
         self._tasks: Deque[Callable[[], None]] = collections.deque()
         self._sleeping = False
@@ -654,7 +661,14 @@ class Reactor:
                 return
             except OSError as exc:
                 if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    # The listener stays readable: rest it until the next
+                    # housekeeping turn instead of spinning on accept().
                     logger.error('cannot accept: %s', exc)
+                    try:
+                        self.selector.unregister(listener)
+                    except (KeyError, ValueError):
+                        pass
+                    self._paused.append(listener)
                     return
                 logger.warning('accept failed: %s', exc)
                 return
@@ -687,6 +701,11 @@ class Reactor:
             self._running = False
             self.stop_listening()
             for channel in list(self.channels.values()):
+                # Open WebSockets get a 1001 close frame first (written if the
+                # socket takes it now; nothing waits for the answer).
+                channel.close(1001, 'server stopped')
+                if channel.state != DONE:
+                    channel.flush()
                 channel.abort(1001, 'server stopped')
             self.selector.close()
             self._waker_r.close()
@@ -729,6 +748,10 @@ class Reactor:
             now = time.monotonic()
             if now >= next_housekeeping:
                 next_housekeeping = now + 0.5
+                while self._paused:
+                    listener = self._paused.pop()
+                    if listener in self.listeners:   # not closed meanwhile
+                        self.selector.register(listener, _READ, listener)
                 for channel in list(self.channels.values()):
                     channel.housekeeping(now)
 

@@ -435,6 +435,7 @@ class Server:
 
     # ------------------------------------------------------------ running
     def _bind(self) -> socket.socket:
+        sock = None
         try:
             infos = socket.getaddrinfo(self.host or None, self._requested_port,
                                        type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -444,6 +445,8 @@ class Server:
             sock.bind(address)
             sock.listen(1024)
         except OSError as exc:
+            if sock is not None:
+                sock.close()
             raise ServerException(f'cannot listen on {self.host}:{self._requested_port}: '
                                   f'{exc}') from None
         return sock
@@ -451,11 +454,11 @@ class Server:
     def _prepare(self) -> Reactor:
         if self._reactor is not None:
             raise ServerException('server already started')
+        sock = self._bind()    # first: a port in use leaves no reactor behind
         reactor = Reactor(self, max_message_size=self.max_message_size,
                           handshake_timeout=self.handshake_timeout,
                           ping_interval=self.ping_interval, ping_timeout=self.ping_timeout)
         reactor.ssl_context = self.ssl_context
-        sock = self._bind()
         self.port = sock.getsockname()[1]
         reactor.add_listener(sock)
         self._reactor = reactor
@@ -554,11 +557,13 @@ class Server:
             current, pid = self._embedded.current()
             reactor = current if pid == os.getpid() else None
         wait = self.drain_timeout if drain_timeout is None else drain_timeout
-        if reactor is not None:
-            reactor.call_soon(reactor.stop_listening)
+        # While draining, the listener stays open: upgrades get 503 and the
+        # health check reports "stopping" (503), so load balancers move on.
         deadline = time.monotonic() + max(0.0, wait)
         while self._connections and time.monotonic() < deadline:
             time.sleep(0.05)
+        if reactor is not None:
+            reactor.call_soon(reactor.stop_listening)
         remaining = list(self._connections.values())
         if remaining:
             logger.warning('shutting down: closing %d running workflow instance(s) with 1001',

@@ -102,7 +102,10 @@ class BoundedClient(simple_websocket.Client):
             if remaining <= 0:
                 raise TimeoutError('WebSocket handshake timed out')
             self.sock.settimeout(remaining)
-            data = self.sock.recv(self.receive_bytes)
+            try:
+                data = self.sock.recv(self.receive_bytes)
+            except socket.timeout:   # not a TimeoutError before Python 3.10
+                raise TimeoutError('WebSocket handshake timed out') from None
             if not data:
                 raise ConnectionError('server closed the socket during the handshake')
             self.ws.receive_data(data)

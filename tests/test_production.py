@@ -334,3 +334,36 @@ def _masked_text(text: str) -> bytes:
     n = len(payload)
     header = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0xFE]) + n.to_bytes(2, 'big')
     return header + mask + body
+
+
+def test_while_draining_health_and_upgrades_answer_503(serve):
+    import relaysync
+    wf = relaysync.Workflow('hold')
+    release = threading.Event()
+
+    @wf.on_start
+    def start(relay, trigger):
+        release.wait(10)
+        relay.terminate()
+
+    served = serve(wf)
+    peer = served.peer()
+    peer.start()
+    wait_until(lambda: served.server.total_connections() == 1)
+    stopper = threading.Thread(target=served.server.stop, kwargs={'drain_timeout': 10})
+    stopper.start()
+    try:
+        wait_until(lambda: served.server.stopping)
+        health = http_request(served.port, 'GET', '/health')
+        assert health.status == 503 and health.json()['status'] == 'stopping'
+        with pytest.raises(HandshakeRejected) as refused:
+            RelayPeer(served.url(), handshake_timeout=2).close()
+        assert refused.value.status == 503
+    finally:
+        release.set()        # the running instance finishes within the drain
+    peer.expect('wf_api_terminate_request')
+    peer.close()
+    stopper.join(10)
+    assert not stopper.is_alive()
+    with pytest.raises(OSError):
+        socket.create_connection(('127.0.0.1', served.port), timeout=1).close()
