@@ -50,7 +50,7 @@ class FallbackHandler(logging.StreamHandler):
     """Writes ``relaysync`` records to stderr only while the application has
     configured no logging of its own (the root logger has no handler), so an
     explicit ``log_level`` is visible in a bare script and never duplicated
-    once the application calls ``logging.basicConfig()``."""
+    once the application sets up logging of its own (root handlers)."""
 
     def __init__(self) -> None:
         super().__init__()
