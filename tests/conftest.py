@@ -179,3 +179,30 @@ def make_runner(serve):
     def make(**kwargs: Any) -> Runner:
         return Runner(serve(**kwargs))
     return make
+
+
+# ------------------------------------------------------------------ TLS
+@pytest.fixture(scope='module')
+def ca():
+    """A throw-away certificate authority (trustme)."""
+    import trustme
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_files(ca, tmp_path):
+    """``(key_path, cert_path)``: PEM files for 127.0.0.1 and localhost, signed by ``ca``."""
+    cert = ca.issue_cert('127.0.0.1', 'localhost')
+    key_path, cert_path = tmp_path / 'server.key', tmp_path / 'server.pem'
+    cert.private_key_pem.write_to_path(str(key_path))
+    cert_path.write_bytes(b''.join(blob.bytes() for blob in cert.cert_chain_pems))
+    return str(key_path), str(cert_path)
+
+
+@pytest.fixture
+def client_context(ca):
+    """A client SSLContext that trusts ``ca``."""
+    import ssl
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return context

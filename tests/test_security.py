@@ -12,7 +12,6 @@ import threading
 from typing import Any, Dict, List, Tuple
 
 import pytest
-import trustme
 
 import relaysync
 from relaysync import ServerException
@@ -21,27 +20,6 @@ from peer import INTERACTION, RelayPeer, http_exchange, upgrade_request
 from rawws import RawClient, SessionWorkflow, complete_session
 
 BOUND = 5.0
-
-
-@pytest.fixture(scope='module')
-def ca():
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls_files(ca, tmp_path):
-    cert = ca.issue_cert('127.0.0.1')
-    key_path, cert_path = tmp_path / 'key.pem', tmp_path / 'cert.pem'
-    cert.private_key_pem.write_to_path(str(key_path))
-    cert_path.write_bytes(b''.join(blob.bytes() for blob in cert.cert_chain_pems))
-    return str(key_path), str(cert_path)
-
-
-@pytest.fixture
-def client_context(ca):
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 @pytest.fixture

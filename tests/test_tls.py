@@ -7,33 +7,10 @@ import socket
 import ssl
 
 import pytest
-import trustme
 
 import relaysync
 from relaysync import ServerException
 from peer import HandshakeRejected, RelayPeer, http_exchange, upgrade_request
-
-
-@pytest.fixture(scope='module')
-def ca():
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls_files(ca, tmp_path):
-    cert = ca.issue_cert('127.0.0.1', 'localhost')
-    key_path = tmp_path / 'server.key'
-    cert_path = tmp_path / 'server.pem'
-    cert.private_key_pem.write_to_path(str(key_path))
-    cert_path.write_bytes(b''.join(blob.bytes() for blob in cert.cert_chain_pems))
-    return str(key_path), str(cert_path)
-
-
-@pytest.fixture
-def client_context(ca):
-    context = ssl.create_default_context()
-    ca.configure_trust(context)
-    return context
 
 
 @pytest.fixture
