@@ -158,21 +158,21 @@ class Relay:
             TypeError: ``target`` is not a URN, a list of URNs or ``{'uris': [...]}``.
         """
         request_type = name if name.startswith('wf_api_') else f'wf_api_{name}_request'
+        return self._send(request_type, target, payload or {}, timeout=timeout).response
+
+    def _send(self, request_type: str, target: Optional[Target], payload: Mapping[str, Any],
+              **wait: Any) -> Any:
+        """Build the request body (``_target`` first) and run the engine's ``call``."""
         body: Dict[str, Any] = {}
         if target is not None:
             body['_target'] = make_target(target)
-        if payload:
-            body.update(payload)
-        return self.connection.call(request_type, body, timeout=timeout).response
+        body.update(payload)
+        return self.connection.call(request_type, body, **wait)
 
     def _call(self, _name: str, _target: Optional[Target] = None, _timeout: Optional[float] = None,
               /, **payload: Any) -> Dict[str, Any]:
         # Positional-only, so payload keys such as name, target and timeout are free.
-        body: Dict[str, Any] = {}
-        if _target is not None:
-            body['_target'] = make_target(_target)
-        body.update(payload)
-        return self.connection.call(f'wf_api_{_name}_request', body, timeout=_timeout).response
+        return self._send(f'wf_api_{_name}_request', _target, payload, timeout=_timeout).response
 
     # ------------------------------------------------------- trigger helpers
     @staticmethod
@@ -656,10 +656,8 @@ class Relay:
         return self._play_and_wait('play', target, filename=filename)
 
     def _play_and_wait(self, name: str, target: Target, **payload: Any) -> str:
-        body: Dict[str, Any] = {'_target': make_target(target)}
-        body.update(payload)
-        done = self.connection.call(f'wf_api_{name}_request', body, wait=WAIT_PROMPT,
-                                    event_timeout=self.timeouts.prompt)
+        done = self._send(f'wf_api_{name}_request', target, payload, wait=WAIT_PROMPT,
+                          event_timeout=self.timeouts.prompt)
         return done.response.get('id')
 
     def stop_playback(self, target: Target, pb_id: Union[str, List[str], None] = None) -> None:
@@ -728,11 +726,11 @@ class Relay:
             phrases = []
         elif isinstance(phrases, str):
             phrases = [phrases]
-        body = {'_target': make_target(target), 'phrases': phrases, 'transcribe': transcribe,
-                'timeout': timeout, 'alt_lang': alt_lang}
+        payload = {'phrases': phrases, 'transcribe': transcribe, 'timeout': timeout,
+                   'alt_lang': alt_lang}
         wait = float(timeout) if isinstance(timeout, (int, float)) and timeout > 0 else 0.0
-        done = self.connection.call('wf_api_listen_request', body, wait=WAIT_SPEECH,
-                                    event_timeout=wait + self.timeouts.listen_margin)
+        done = self._send('wf_api_listen_request', target, payload, wait=WAIT_SPEECH,
+                          event_timeout=wait + self.timeouts.listen_margin)
         return done.event.get('text' if transcribe else 'audio')
 
     def translate(self, text: str, from_lang: str = 'en-US', to_lang: str = 'es-ES') -> str:

@@ -127,13 +127,8 @@ def test_flask_sample_serves_page_and_two_workflows_on_one_port():
 
 
 # ------------------------------------------------------------------------ gunicorn
-APP_TEMPLATE = '''
-import os, relaysync, relaysync.wsgi
-
-server = relaysync.Server(drain_timeout={drain})
-wf = relaysync.Workflow('pid workflow')
-server.register(wf, '/hellopath')
-
+# One start -> say_and_wait -> end -> terminate workflow, shared by the programs below.
+HELLO_HANDLERS = '''
 @wf.on_start
 def start(relay, trigger):
     relay.start_interaction(relay.make_target_uris(trigger), 'hi')
@@ -141,11 +136,20 @@ def start(relay, trigger):
 @wf.on_interaction_lifecycle
 def lifecycle(relay, itype, uri, reason):
     if itype == relaysync.TYPE_STARTED:
-        relay.say_and_wait(uri, 'hello from %d' % os.getpid())
+        relay.say_and_wait(uri, TEXT)
         relay.end_interaction(uri)
     elif itype == relaysync.TYPE_ENDED:
         relay.terminate()
+'''
 
+APP_TEMPLATE = '''
+import os, relaysync, relaysync.wsgi
+
+server = relaysync.Server(drain_timeout={drain})
+wf = relaysync.Workflow('pid workflow')
+server.register(wf, '/hellopath')
+TEXT = 'hello from %d' % os.getpid()
+''' + HELLO_HANDLERS + '''
 app = relaysync.wsgi.mount(None, server)
 '''
 
@@ -236,19 +240,8 @@ import os, logging, relaysync
 server = relaysync.Server('127.0.0.1', os.environ['PORT'], drain_timeout=3)
 wf = relaysync.Workflow('hold')
 server.register(wf, '/hold')
-
-@wf.on_start
-def start(relay, trigger):
-    relay.start_interaction(relay.make_target_uris(trigger), 'hi')
-
-@wf.on_interaction_lifecycle
-def lifecycle(relay, itype, uri, reason):
-    if itype == relaysync.TYPE_STARTED:
-        relay.say_and_wait(uri, 'hold on')
-        relay.end_interaction(uri)
-    elif itype == relaysync.TYPE_ENDED:
-        relay.terminate()
-
+TEXT = 'hold on'
+''' + HELLO_HANDLERS + '''
 logging.basicConfig(level=logging.INFO)
 server.start()
 print('server.start returned', flush=True)
