@@ -14,9 +14,15 @@ in-process server) drives the same :class:`Connection`:
 * :meth:`Connection.closed` fails every pending call at once and stops the
   worker after the events already queued have run.
 
-The transport is any object with ``send_text(text)`` and ``close(code, reason)``,
-both callable from any thread; ``send_text`` raises
-:class:`~relaysync.ConnectionClosed` once the connection is gone.
+The transport (see :class:`Transport`) is callable from any thread;
+``send_text`` raises :class:`~relaysync.ConnectionClosed` once the connection is
+gone.
+
+What an instance can have queued for its worker is bounded (``max_queued_events``
+and ``max_queued_bytes``).  At the limit the engine asks the transport to stop
+reading while no call of the instance is pending, so TCP holds the peer back; a
+pending call needs its answer, which may sit behind more events, so reading then
+goes on, and an instance whose queue reaches twice the limit is closed with 1008.
 """
 
 import itertools
@@ -46,6 +52,11 @@ WAIT_PROMPT = 'prompt'
 WAIT_SPEECH = 'speech'
 _WAITING_FOR = {WAIT_PROMPT: 'prompt stopped event', WAIT_SPEECH: 'speech event'}
 
+#: Default most events one instance may have queued for its worker.
+DEFAULT_MAX_QUEUED_EVENTS = 1000
+#: Default most bytes of events one instance may have queued for its worker.
+DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
+
 _STOP = object()
 _CALLER = object()
 _monotonic = time.monotonic
@@ -55,11 +66,28 @@ _MAX_SLEEP = 3600.0
 
 
 class Transport(Protocol):
-    """What the engine needs from a transport."""
+    """What the engine needs from a transport; every method may be called from any thread."""
 
-    def send_text(self, text: str) -> None: ...
+    def send_text(self, text: str, timeout: Optional[float] = None) -> None:
+        """Send one text message, waiting at most ``timeout`` seconds for room
+        in the send buffer; raises ConnectionClosed or TimeoutError."""
 
-    def close(self, code: int = 1000, reason: str = '') -> None: ...
+    def close(self, code: int = 1000, reason: str = '') -> None:
+        """Start closing the connection."""
+
+    def pause_reading(self) -> None:
+        """Stop reading from the peer until resume_reading()."""
+
+    def resume_reading(self) -> None:
+        """Read from the peer again."""
+
+
+_local = threading.local()
+
+
+def current_connection() -> Optional['Connection']:
+    """The connection whose handler is running on the calling thread, if any."""
+    return getattr(_local, 'connection', None)
 
 
 class PendingCall:
@@ -119,12 +147,20 @@ class Connection:
         on_handler_error: called as ``on_handler_error(connection, handler_name,
             exception)`` on the worker thread after a handler raised (and the
             error was logged).
+        on_closed: called as ``on_closed(connection)`` once, when the
+            connection closes (before the worker has necessarily ended).
+        max_queued_events: most events queued for the worker before reading
+            pauses (see the module docstring).
+        max_queued_bytes: most bytes of queued events, likewise (one event is
+            always accepted, whatever its size).
     """
 
     def __init__(self, workflow: Any, transport: Transport, conn_id: str,
                  timeouts: Optional[Timeouts] = None, path: str = '',
                  on_finished: Any = None, own_worker: bool = True,
-                 on_handler_error: Any = None) -> None:
+                 on_handler_error: Any = None, on_closed: Any = None,
+                 max_queued_events: int = DEFAULT_MAX_QUEUED_EVENTS,
+                 max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES) -> None:
         from .relay import Relay  # the context object handlers receive
         self.workflow = workflow
         self.transport = transport
@@ -140,6 +176,18 @@ class Connection:
         self._worker: Any = None if own_worker else _CALLER
         self._on_finished = on_finished
         self._on_handler_error = on_handler_error
+        self._on_closed = on_closed
+        self.max_queued_events = max_queued_events
+        self.max_queued_bytes = max_queued_bytes
+        self._queued = 0              # events queued for the worker, and their bytes
+        self._queued_bytes = 0
+        self._reading_paused = False
+        #: When the connection closed (``time.monotonic()``), else None.
+        self.closed_at: Optional[float] = None
+        #: The thread running this instance's handlers, once one has started.
+        self.worker_thread: Optional[threading.Thread] = None
+        #: The handler running now (its decorator's name), else None.
+        self.running_handler: Optional[str] = None
         self.relay = Relay(self)
 
     def __repr__(self) -> str:
@@ -199,13 +247,21 @@ class Connection:
                 key = (wait, request_id)
                 self._waiters[key] = pending
                 pending.keys.append(key)
+            # The answer may sit behind events not read yet: read again.
+            resume, self._reading_paused = self._reading_paused, False
+        if resume:
+            self.transport.resume_reading()
         if wire_logger.isEnabledFor(logging.DEBUG):
             wire_logger.debug('[%s] send %s', self.id, redact(text))
         try:
-            self.transport.send_text(text)
+            self.transport.send_text(text, timeout)
         except ConnectionClosed as exc:
             self._forget(pending)
             raise ConnectionClosed(exc.code, exc.reason, request_type) from None
+        except TimeoutError:
+            self._forget(pending)
+            raise RelayTimeout(request_type, request_id, timeout,
+                               'room in the send buffer (the peer is not reading)') from None
         except BaseException:  # e.g. a lone surrogate UTF-8 cannot encode: never stay registered
             self._forget(pending)
             raise
@@ -225,9 +281,12 @@ class Connection:
         if wire_logger.isEnabledFor(logging.DEBUG):
             wire_logger.debug('[%s] send %s', self.id, redact(text))
         try:
-            self.transport.send_text(text)
+            self.transport.send_text(text, self.timeouts.request)
         except ConnectionClosed as exc:
             raise ConnectionClosed(exc.code, exc.reason, request_type) from None
+        except TimeoutError:
+            raise RelayTimeout(request_type, request_id, self.timeouts.request,
+                               'room in the send buffer (the peer is not reading)') from None
         return request_id
 
     def _wait(self, pending: PendingCall) -> PendingCall:
@@ -327,7 +386,7 @@ class Connection:
         if found is None:
             logger.debug('[%s] no handler for %s', self.id, spec.name)
             return
-        self._enqueue((found[0], found[1], spec.name))
+        self._enqueue((found[0], found[1], spec.name, len(text)))
 
     def _answer(self, pending: PendingCall, msg: Dict[str, Any], mtype: str) -> None:
         if mtype == ERROR:
@@ -396,6 +455,33 @@ class Connection:
 
     # ------------------------------------------------------------- worker
     def _enqueue(self, item: Any) -> None:
+        size = item[3]
+        with self._lock:
+            self._queued += 1
+            self._queued_bytes += size
+            count, queued_bytes = self._queued, self._queued_bytes
+            pause = overflow = False
+            if count > self.max_queued_events or (queued_bytes > self.max_queued_bytes
+                                                  and count > 1):
+                if self._pending:
+                    # A handler waits for an answer that may come after these
+                    # events: keep reading, up to twice the limit.
+                    overflow = count > 2 * self.max_queued_events or (
+                        queued_bytes > 2 * self.max_queued_bytes)
+                elif not self._reading_paused:
+                    pause = self._reading_paused = True
+            if overflow:
+                self._queued -= 1
+                self._queued_bytes -= size
+        if overflow:
+            logger.warning('[%s] closing with 1008: %d events (%d bytes) queued while a handler '
+                           'waits for a response', self.id, count - 1, queued_bytes - size)
+            self.transport.close(1008, 'too many unhandled events')
+            return
+        if pause:
+            logger.info('[%s] pausing reads: %d events (%d bytes) queued for the handlers',
+                        self.id, count, queued_bytes)
+            self.transport.pause_reading()
         self._queue.put(item)
         if self._worker is None:
             with self._lock:
@@ -432,15 +518,30 @@ class Connection:
             raise RuntimeError('run_worker() is for connections created with own_worker=False')
         self._run_worker()
 
+    def _dequeued(self, size: int) -> None:
+        with self._lock:
+            self._queued -= 1
+            self._queued_bytes -= size
+            resume = (self._reading_paused and self._queued <= self.max_queued_events // 2
+                      and self._queued_bytes <= self.max_queued_bytes // 2)
+            if resume:
+                self._reading_paused = False
+        if resume:
+            self.transport.resume_reading()
+
     def _run_worker(self) -> None:
         get = self._queue.get
         relay = self.relay
+        self.worker_thread = threading.current_thread()
+        _local.connection = self
         try:
             while True:
                 item = get()
                 if item is _STOP:
                     return
-                func, args, name = item
+                func, args, name, size = item
+                self._dequeued(size)
+                self.running_handler = name
                 try:
                     func(relay, *args)
                 except ConnectionClosed as exc:
@@ -454,7 +555,10 @@ class Connection:
                             self._on_handler_error(self, name, exc)
                         except Exception:
                             logger.exception('[%s] error listener raised', self.id)
+                finally:
+                    self.running_handler = None
         finally:
+            _local.connection = None
             if self._on_finished is not None:
                 self._on_finished(self)
 
@@ -475,6 +579,7 @@ class Connection:
             if self._closed is not None:
                 return
             self._closed = (code, reason)
+            self.closed_at = _monotonic()
             calls = list(self._pending.values())
             self._pending.clear()
             self._waiters.clear()
@@ -492,6 +597,8 @@ class Connection:
         for pending in calls:
             pending.error = ConnectionClosed(code, reason, pending.request_type)
             pending.lock.release()
+        if self._on_closed is not None:
+            self._on_closed(self)
         if worker is not None or late is not None:
             self._queue.put(_STOP)
             if late is not None:

@@ -1,18 +1,23 @@
 """The HTTP side of a WebSocket connection: the opening handshake and plain HTTP replies.
 
-Pure functions over bytes, used by the standalone server's reactor:
-:func:`parse_request` reads a bounded request head, :func:`check_upgrade`
-validates a WebSocket upgrade (RFC 6455 §4.2.1), and the ``*_response``
-helpers build complete HTTP responses.  No extension (permessage-deflate) and no
-sub-protocol is ever negotiated: Relay messages are small JSON texts, and
-compression would only open the door to decompression bombs.
+Used by the standalone server's reactor: :class:`RequestReader` parses a
+bounded request head with h11 (strict RFC 9112 syntax: no bare LF in the
+request line, no control characters in header values, tokens as header names),
+:func:`check_upgrade` validates a WebSocket upgrade (RFC 6455 §4.2.1), and the
+``*_response`` helpers build complete HTTP responses.  No extension
+(permessage-deflate) and no sub-protocol is ever negotiated: Relay messages are
+small JSON texts, and compression would only open the door to decompression
+bombs.  :func:`escape` makes request text safe to log.
 """
 
 import base64
 import binascii
 import hashlib
 import json
-from typing import Dict, NamedTuple, Optional
+from typing import Dict, NamedTuple, Optional, Tuple
+from urllib.parse import urlsplit
+
+import h11
 
 from .version import SERVER_NAME
 
@@ -24,7 +29,25 @@ _GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 _REASONS = {101: 'Switching Protocols', 200: 'OK', 400: 'Bad Request', 404: 'Not Found',
             405: 'Method Not Allowed', 408: 'Request Timeout',
             426: 'Upgrade Required', 431: 'Request Header Fields Too Large',
-            503: 'Service Unavailable', 505: 'HTTP Version Not Supported'}
+            500: 'Internal Server Error', 503: 'Service Unavailable',
+            505: 'HTTP Version Not Supported'}
+
+
+def reason(status: int) -> str:
+    """The reason phrase for an HTTP status code (``'Error'`` for one not listed)."""
+    return _REASONS.get(status, 'Error')
+
+
+def escape(text: str, limit: int = 200) -> str:
+    """``text`` made safe for one log line: at most ``limit`` characters, with
+    control characters, backslashes and non-ASCII written as Python escapes.
+
+    Example:
+        >>> print(escape('/a\\nFAKE-LOG-LINE'))
+        /a\\nFAKE-LOG-LINE
+    """
+    out = ascii(text[:limit])[1:-1]
+    return out + ('...' if len(text) > limit else '')
 
 
 class HandshakeError(Exception):
@@ -45,50 +68,76 @@ class Request(NamedTuple):
     headers: Dict[str, str]  # lower-cased names; repeated headers joined with ', '
 
 
-def head_complete(buf: bytes) -> int:
-    """Return the length of the request head in ``buf`` (through the blank line), or 0.
+class RequestReader:
+    """Reads one request head, fed in pieces as they arrive.
 
-    Raises HandshakeError(431) when no complete head fits in :data:`MAX_HEAD`.
+    Parsing is h11's; the limits and replies are this module's: a head over
+    :data:`MAX_HEAD` bytes or with more than :data:`MAX_HEADERS` headers is
+    refused with 431, an HTTP version other than 1.0 or 1.1 with 505, and
+    anything h11 finds malformed with 400.
     """
-    end = buf.find(b'\r\n\r\n', 0, MAX_HEAD + 4)
-    if end >= 0:
-        return end + 4
-    if len(buf) > MAX_HEAD:
-        raise HandshakeError(431, 'request head too large')
-    return 0
+
+    def __init__(self) -> None:
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+        self._fed = 0
+
+    def feed(self, data: bytes) -> Optional[Tuple[Request, bytes]]:
+        """Add received bytes.
+
+        Returns:
+            ``(request, rest)`` once the head is complete (``rest``: the bytes
+            after it), else None.
+
+        Raises:
+            HandshakeError: the request is refused; its ``status`` says why.
+        """
+        conn = self._h11
+        self._fed += len(data)
+        conn.receive_data(data)
+        try:
+            event = conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            raise _refusal(exc) from None
+        if event is h11.NEED_DATA:
+            return None
+        if not isinstance(event, h11.Request):   # pragma: no cover - h11 yields a Request first
+            raise HandshakeError(400, 'malformed request')
+        rest = conn.trailing_data[0]
+        if self._fed - len(rest) > MAX_HEAD:
+            raise HandshakeError(431, 'request head too large')
+        return _request(event), rest
 
 
-def parse_request(head: bytes) -> Request:
-    """Parse a complete request head (as delimited by :func:`head_complete`)."""
-    try:
-        text = head.decode('latin-1')
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
-        raise HandshakeError(400, 'undecodable request')
-    lines = text.split('\r\n')
-    parts = lines[0].split(' ')
-    if len(parts) != 3 or not parts[0].isalpha() or not parts[2].startswith('HTTP/'):
-        raise HandshakeError(400, 'malformed request line')
-    method, target, version = parts
-    if version not in ('HTTP/1.1', 'HTTP/1.0'):
-        raise HandshakeError(505, f'unsupported {version}')
+def _refusal(exc: 'h11.RemoteProtocolError') -> HandshakeError:
+    text = str(exc)
+    if exc.error_status_hint == 431:
+        return HandshakeError(431, 'request head too large')
+    for prefix in ('illegal request line', 'illegal header line'):
+        if text.startswith(prefix):
+            return HandshakeError(400, prefix.replace('illegal', 'malformed'))
+    return HandshakeError(400, f'malformed request: {escape(text, 100)}')
+
+
+def _request(event: 'h11.Request') -> Request:
+    version = event.http_version.decode('ascii')
+    if version not in ('1.1', '1.0'):
+        raise HandshakeError(505, f'unsupported HTTP/{escape(version, 10)}')
+    if len(event.headers) > MAX_HEADERS:
+        raise HandshakeError(431, 'too many headers')
     headers: Dict[str, str] = {}
-    count = 0
-    for line in lines[1:]:
-        if not line:
-            continue
-        name, sep, value = line.partition(':')
-        if not sep or not name or name != name.strip() or ' ' in name:
-            raise HandshakeError(400, 'malformed header line')
-        count += 1
-        if count > MAX_HEADERS:
-            raise HandshakeError(431, 'too many headers')
-        key = name.lower()
-        value = value.strip()
-        headers[key] = f'{headers[key]}, {value}' if key in headers else value
-    path, _, query = target.partition('?')
-    if not path.startswith('/'):
+    for name, value in event.headers:
+        key = name.decode('ascii')
+        text = value.decode('latin-1')
+        headers[key] = f'{headers[key]}, {text}' if key in headers else text
+    target = event.target.decode('ascii')
+    if target.startswith('/'):
+        path, _, query = target.partition('?')
+    elif target.startswith(('http://', 'https://')):     # absolute form (RFC 9112 §3.2.2)
+        parts = urlsplit(target)
+        path, query = parts.path or '/', parts.query
+    else:
         raise HandshakeError(400, 'request target must be a path')
-    return Request(method.upper(), path, query, headers)
+    return Request(event.method.decode('ascii'), path, query, headers)
 
 
 def is_upgrade(request: Request) -> bool:
@@ -133,7 +182,7 @@ def upgrade_response(key: str) -> bytes:
 def http_response(status: int, body: bytes = b'', content_type: str = 'text/plain; charset=utf-8',
                   headers: Optional[Dict[str, str]] = None, head_only: bool = False) -> bytes:
     """A complete HTTP/1.1 response that closes the connection."""
-    lines = [f'HTTP/1.1 {status} {_REASONS.get(status, "Error")}',
+    lines = [f'HTTP/1.1 {status} {reason(status)}',
              f'Server: {SERVER_NAME}', f'Content-Type: {content_type}',
              f'Content-Length: {len(body)}', 'Connection: close']
     for name, value in (headers or {}).items():

@@ -1,28 +1,37 @@
-"""The standalone server's I/O thread: one selector loop for every socket.
+"""The I/O thread: one selector loop for every socket of a server.
 
-One thread owns every socket of a :class:`~relaysync.Server`: it accepts, runs
-the TLS and HTTP handshakes, reads and deframes (wsproto), hands each complete
-text message to the connection engine's router, answers pings and closes, sends
-keepalive pings, and writes what the workers queued.  Workers only ever *write*,
-and only in one case: :meth:`Channel.send_text` writes a plaintext frame itself
-while this thread is asleep in ``select`` and nothing is queued (saving a
-hand-off); otherwise it appends to the outbox and wakes this thread.  Every
-write happens under the channel's lock, so frames never interleave.
+One thread owns every socket: it accepts, runs the TLS and HTTP handshakes,
+reads and deframes, hands each complete text message to the connection engine's
+router, answers pings and closes, sends keepalive pings, and writes what the
+workers queued.  Workers only ever *write*, and only in one case:
+:meth:`Channel.send_text` writes a plaintext frame itself while this thread is
+asleep in ``select`` and nothing is queued (saving a hand-off); otherwise it
+appends to the outbox and wakes this thread.  Every write happens under the
+channel's lock, so frames never interleave.
 
 Why one I/O thread: measured on 2 cores, threads that each read their own
 socket collapse once hundreds are busy (GIL convoys around every syscall), and
 OpenSSL must never see a read and a write on one TLS socket at the same time.
 Reads happen on this thread alone, and TLS sockets are written only by it.
+
+What one peer can cost is bounded both ways (see :class:`IOLimits`): a sender
+waits while ``max_send_buffer`` bytes are queued for its peer, a peer that
+takes no bytes for ``ping_timeout`` while data is queued is dropped, and the
+engine can pause reading a socket (:meth:`Channel.pause_reading`) while its
+instance has too many events queued.
 """
 
 import collections
 import errno
+import itertools
 import logging
 import selectors
 import socket
 import ssl
+import struct
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, Deque, Dict, List, Optional
 
 from wsproto.connection import Connection as WsConnection
@@ -40,10 +49,42 @@ logger = logging.getLogger('relaysync.server')
 _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _RECV = 65536
+#: Small frames are joined into one TLS write up to this size.
+_TLS_BATCH = 64 * 1024
+#: Most buffers handed to one ``sendmsg`` call.
+_IOV_MAX = 64
+_HAS_SENDMSG = hasattr(socket.socket, 'sendmsg')
+_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantWriteError,
+                ssl.SSLWantReadError)
+# Longest single sleep of a waiting sender (Condition.wait overflows on huge timeouts).
+_MAX_SLEEP = 3600.0
 
 # Channel states
 TLS_HANDSHAKE, HTTP, OPEN, CLOSING, FINISHING, DONE = range(6)
 _STATE_NAMES = ('tls-handshake', 'http', 'open', 'closing', 'finishing', 'done')
+
+
+@dataclass(frozen=True)
+class IOLimits:
+    """What the I/O thread allows one connection; built from the server's options.
+
+    Attributes:
+        max_message_size: largest inbound message in bytes (1009 beyond it).
+        handshake_timeout: seconds to finish the TLS and HTTP handshakes.
+        ping_interval: seconds of silence before a keepalive ping (None: off).
+        ping_timeout: seconds to wait for the pong, and the longest a peer may
+            take no bytes at all while data is queued for it.
+        max_send_buffer: bytes queued for one peer before senders wait.
+        max_sockets: most open sockets; further accepts are closed at once.
+        close_timeout: seconds the closing handshake may take.
+    """
+    max_message_size: int = 8 * 1024 * 1024
+    handshake_timeout: float = 10.0
+    ping_interval: Optional[float] = 20.0
+    ping_timeout: float = 20.0
+    max_send_buffer: int = 4 * 1024 * 1024
+    max_sockets: int = 4096 + 256
+    close_timeout: float = 2.0
 
 
 def text_frame(text: str) -> bytes:
@@ -65,6 +106,7 @@ def text_frame(text: str) -> bytes:
 _NO_RSV = RsvBits(False, False, False)
 #: Largest incomplete frame the lean path keeps buffering itself (bytes).
 _FAST_PARTIAL = 64 * 1024
+_ping_ids = itertools.count(1)
 
 
 class SizeGuard(Extension):
@@ -116,6 +158,7 @@ class Channel:
     def __init__(self, reactor: 'Reactor', sock: socket.socket, peer: Any,
                  adopted: bool = False) -> None:
         self.reactor = reactor
+        self.limits = reactor.limits
         self.sock = sock
         self.peer = peer
         self.fileno = sock.fileno()
@@ -123,29 +166,41 @@ class Channel:
         # done, and on finish it is shut down but left for the host to close.
         self.adopted = adopted
         self.finished = threading.Event()
+        self.tls = isinstance(sock, ssl.SSLSocket)
         if adopted:
-            self.state = OPEN
+            self.state = OPEN        # registered with the selector by Reactor.adopt
         else:
-            self.state = TLS_HANDSHAKE if isinstance(sock, ssl.SSLSocket) else HTTP
+            self.state = TLS_HANDSHAKE if self.tls else HTTP
         self.lock = threading.Lock()
-        self.outbox: List[bytes] = []
+        # Outbound: frames in order, the first one written up to out_offset;
+        # out_bytes counts what is left.  Senders wait on ``room`` while it is over
+        # max_send_buffer.
+        self.outbox: Deque[bytes] = collections.deque()
+        self.out_offset = 0
+        self.out_bytes = 0
+        self.tls_retry = False        # a TLS write of outbox[0] must be repeated as is
+        self.room = threading.Condition(self.lock)
+        self.room_waiters = 0
         self.queued = False           # in the reactor's dirty list
-        self.pending_write = b''      # bytes the socket did not take yet
         self.want_write = False
+        self.paused = False           # reading paused by the engine (too many queued events)
+        self.mask = 0 if adopted else _READ   # events registered with the selector
+        self.request_reader: Optional[handshake.RequestReader] = None
         self.inbuf = b''
         self.fast = True              # on the lean frame path (see _fast_frames)
         self.failed = False           # failed connection: lingering close (see close)
         self.half_closed = False
-        self.direct = not isinstance(sock, ssl.SSLSocket)   # workers may write (send_text)
+        self.direct = not self.tls    # workers may write (send_text)
         self.ws: Optional[WsConnection] = None
         self.conn: Any = None         # the engine Connection once upgraded
         self.parts: List[Any] = []    # fragments of the message being received
         self.size = 0
-        self.binary = False
         now = time.monotonic()
         self.started = now
-        self.last_seen = now
+        self.last_seen = now          # last byte received
+        self.last_write = now         # last byte written, or when the outbox last filled
         self.ping_sent: Optional[float] = None
+        self.ping_payload = b''
         self.close_deadline = 0.0
         self.close_code = 1006
         self.close_reason = ''
@@ -153,33 +208,76 @@ class Channel:
     def __repr__(self) -> str:
         return f'<Channel {self.peer} {_STATE_NAMES[self.state]}>'
 
+    @property
+    def name(self) -> str:
+        """The connection id once upgraded, else the peer address (for log lines)."""
+        return self.conn.id if self.conn is not None else str(self.peer)
+
     # ---------------------------------------------------- transport (any thread)
-    def send_text(self, text: str) -> None:
-        """Send one text message; raises ConnectionClosed unless the socket is open.
+    def send_text(self, text: str, timeout: Optional[float] = None) -> None:
+        """Send one text message.
 
         When the I/O thread is asleep and nothing is queued, a plaintext frame is
         written right here (saving a thread hand-off); otherwise it is queued for
         the I/O thread, which batches everything queued meanwhile.  TLS sockets
-        are only ever written by the I/O thread.
+        are only ever written by the I/O thread.  While ``max_send_buffer`` bytes
+        are already queued for the peer, the caller waits for them to drain.
+
+        Args:
+            text: the message.
+            timeout: the longest wait for room in the send buffer (None: no limit).
+
+        Raises:
+            ConnectionClosed: the connection is not open, or closes meanwhile.
+            TimeoutError: the peer took too little of the backlog within ``timeout``.
         """
         frame = text_frame(text)
         with self.lock:
             if self.state != OPEN:
                 raise ConnectionClosed(self.close_code, self.close_reason)
-            if (self.direct and self.reactor.idle and not self.outbox
-                    and not self.pending_write):
+            if self.out_bytes and self.out_bytes + len(frame) > self.limits.max_send_buffer:
+                self._wait_room(len(frame), timeout)
+            if self.direct and not self.outbox and self.reactor.idle:
                 try:
                     sent = self.sock.send(frame)
                 except OSError:     # would block, or an error the I/O thread will see
                     sent = 0
                 if sent == len(frame):
                     return
-                frame = frame[sent:]
-            self.outbox.append(frame)
+                self._queue(frame)
+                if sent:
+                    self.out_offset = sent
+                    self.out_bytes -= sent
+            else:
+                self._queue(frame)
             if self.queued:
                 return
             self.queued = True
         self.reactor.schedule(self)
+
+    def _wait_room(self, size: int, timeout: Optional[float]) -> None:
+        # caller holds self.lock
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self.room_waiters += 1
+        try:
+            while (self.state == OPEN and self.out_bytes
+                   and self.out_bytes + size > self.limits.max_send_buffer):
+                remaining = _MAX_SLEEP if deadline is None else deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f'the peer did not read: {self.out_bytes} bytes '
+                                       f'still queued for it')
+                self.room.wait(min(remaining, _MAX_SLEEP))
+        finally:
+            self.room_waiters -= 1
+        if self.state != OPEN:
+            raise ConnectionClosed(self.close_code, self.close_reason)
+
+    def _queue(self, data: bytes) -> None:
+        # caller holds self.lock
+        if not self.outbox:
+            self.last_write = time.monotonic()   # the stall clock starts now
+        self.outbox.append(data)
+        self.out_bytes += len(data)
 
     def close(self, code: int = 1000, reason: str = '', fail: bool = False) -> None:
         """Start the closing handshake with ``code``; pending calls fail at once.
@@ -204,61 +302,158 @@ class Channel:
 
     def _queue_close(self, code: int, reason: str) -> None:
         # caller holds self.lock, state is OPEN
-        self.outbox.append(self.ws.send(CloseConnection(code=code, reason=reason)))
-        self.state = CLOSING
+        self._queue(self.ws.send(CloseConnection(code=code, reason=reason)))
+        self._set_state(CLOSING)
         self.close_code, self.close_reason = code, reason
-        self.close_deadline = time.monotonic() + self.reactor.close_timeout
+        self.close_deadline = time.monotonic() + self.limits.close_timeout
+
+    def _set_state(self, state: int) -> None:
+        # caller holds self.lock; senders waiting for room give up once not OPEN
+        self.state = state
+        if self.room_waiters:
+            self.room.notify_all()
+
+    def pause_reading(self) -> None:
+        """Stop reading from the peer until :meth:`resume_reading` (any thread).
+
+        TCP flow control then holds the peer back.  Keepalive is suspended
+        meanwhile: the silence is this side's doing.
+        """
+        self.reactor.run_on_loop(self._set_paused, True)
+
+    def resume_reading(self) -> None:
+        """Read from the peer again after :meth:`pause_reading` (any thread)."""
+        self.reactor.run_on_loop(self._set_paused, False)
 
     # -------------------------------------------------------- I/O thread only
+    def _set_paused(self, paused: bool) -> None:
+        if self.paused == paused or self.state == DONE:
+            return
+        self.paused = paused
+        if not paused:
+            self.last_seen = time.monotonic()
+            self.ping_sent = None
+        self.update_interest()
+        if not paused and self.state in (OPEN, CLOSING) and not self.failed:
+            self._frames(b'')   # the frames received before the pause
+            if self.tls and not self.paused and self.sock.pending():
+                self._read()    # bytes OpenSSL already decrypted never wake the selector
+
+    def update_interest(self) -> None:
+        """Register the events this channel waits for with the selector."""
+        mask = (0 if self.paused else _READ) | (_WRITE if self.want_write else 0)
+        if mask == self.mask or self.state == DONE \
+                or self.reactor.channels.get(self.fileno) is not self:
+            return
+        selector = self.reactor.selector
+        try:
+            if self.mask == 0:
+                selector.register(self.sock, mask, self)
+            elif mask == 0:
+                selector.unregister(self.sock)
+            else:
+                selector.modify(self.sock, mask, self)
+        except (KeyError, ValueError, OSError):
+            pass
+        self.mask = mask
+
     def write_raw(self, data: bytes, then_finish: bool = False) -> None:
         """Queue bytes outside WebSocket framing (HTTP responses)."""
         with self.lock:
-            self.outbox.append(data)
+            self._queue(data)
             if then_finish:
-                self.state = FINISHING
+                self._set_state(FINISHING)
         self.flush()
 
     def flush(self) -> None:
+        """Write what the socket takes of the outbox (I/O thread)."""
         error = None
         # Written under the lock, so a worker's direct send can never slip in
         # between taking the queued bytes and writing them.
         with self.lock:
             self.queued = False
             if self.outbox:
-                chunk = b''.join(self.outbox) if len(self.outbox) > 1 else self.outbox[0]
-                self.outbox.clear()
-                data = self.pending_write + chunk if self.pending_write else chunk
-            else:
-                data = self.pending_write
-            if data:
                 try:
-                    sent = self.sock.send(data)
-                except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError,
-                        ssl.SSLWantReadError):
-                    sent = 0
+                    self._write()
                 except OSError as exc:
-                    sent, error = 0, exc
-                data = data[sent:]
-            self.pending_write = data
+                    error = exc
+            empty = not self.outbox
+            if self.room_waiters:
+                self.room.notify_all()
         if error is not None:
             self.abort(1006, f'send failed: {error}')
             return
-        if data:
+        if not empty:
             if not self.want_write:
                 self.want_write = True
-                self.reactor.modify(self, _READ | _WRITE)
-        else:
-            if self.want_write:
-                self.want_write = False
-                self.reactor.modify(self, _READ)
-            if self.state == FINISHING:
+                self.update_interest()
+            return
+        if self.want_write:
+            self.want_write = False
+            self.update_interest()
+        if self.state == FINISHING:
+            self.finish()
+        elif self.failed and self.state == CLOSING and not self.half_closed:
+            self.half_closed = True
+            try:
+                self.sock.shutdown(socket.SHUT_WR)
+            except OSError:
                 self.finish()
-            elif self.failed and self.state == CLOSING and not self.half_closed:
-                self.half_closed = True
+
+    def _write(self) -> None:
+        # caller holds self.lock; writes until the outbox is empty or the socket is full.
+        # Linear in the bytes written: frames are never joined with the backlog.
+        outbox, sock = self.outbox, self.sock
+        while outbox:
+            first, offset = outbox[0], self.out_offset
+            if self.tls:
+                if not self.tls_retry and not offset and len(outbox) > 1 \
+                        and len(first) < _TLS_BATCH:
+                    first = self._join_small()
+                data: Any = memoryview(first)[offset:] if offset else first
                 try:
-                    self.sock.shutdown(socket.SHUT_WR)
-                except OSError:
-                    self.finish()
+                    sent = sock.send(data)
+                except _WOULD_BLOCK:
+                    # OpenSSL wants the very same bytes again: keep outbox[0] as it is.
+                    self.tls_retry = True
+                    return
+                self.tls_retry = False
+                attempted = len(first) - offset
+            elif _HAS_SENDMSG and len(outbox) > 1:
+                buffers = [memoryview(first)[offset:] if offset else first]
+                buffers.extend(itertools.islice(outbox, 1, _IOV_MAX))
+                try:
+                    sent = sock.sendmsg(buffers)
+                except _WOULD_BLOCK:
+                    return
+                attempted = sum(len(b) for b in buffers)
+            else:
+                try:
+                    sent = sock.send(memoryview(first)[offset:] if offset else first)
+                except _WOULD_BLOCK:
+                    return
+                attempted = len(first) - offset
+            if sent:
+                self.last_write = time.monotonic()
+                self.out_bytes -= sent
+                offset += sent
+                while outbox and offset >= len(outbox[0]):
+                    offset -= len(outbox.popleft())
+                self.out_offset = offset
+            if sent < attempted:
+                return   # the socket is full for now
+
+    def _join_small(self) -> bytes:
+        # caller holds self.lock: replace the leading small frames by one joined chunk
+        outbox = self.outbox
+        parts = [outbox.popleft()]
+        total = len(parts[0])
+        while outbox and total + len(outbox[0]) <= _TLS_BATCH:
+            total += len(outbox[0])
+            parts.append(outbox.popleft())
+        joined = b''.join(parts)
+        outbox.appendleft(joined)
+        return joined
 
     def on_event(self, mask: int) -> None:
         if mask & _WRITE:
@@ -266,7 +461,7 @@ class Channel:
                 self._tls_handshake()
                 return
             self.flush()
-        if mask & _READ and self.state != DONE:
+        if mask & _READ and self.state != DONE and not self.paused:
             if self.state == TLS_HANDSHAKE:
                 self._tls_handshake()
             else:
@@ -276,17 +471,21 @@ class Channel:
         try:
             self.sock.do_handshake()
         except ssl.SSLWantReadError:
-            self.reactor.modify(self, _READ)
+            self.want_write = False
+            self.update_interest()
             return
         except ssl.SSLWantWriteError:
-            self.reactor.modify(self, _READ | _WRITE)
+            self.want_write = True
+            self.update_interest()
             return
         except (ssl.SSLError, OSError) as exc:
-            logger.info('TLS handshake with %s failed: %s', self.peer, exc)
+            logger.info('TLS handshake with %s failed: %s', self.peer,
+                        handshake.escape(str(exc)))
             self.finish()
             return
         self.state = HTTP
-        self.reactor.modify(self, _READ)
+        self.want_write = False
+        self.update_interest()
         if self.sock.pending():
             self._read()
 
@@ -311,38 +510,43 @@ class Channel:
                 pass                       # lingering close: discard until the peer's FIN
             elif self.state in (OPEN, CLOSING):
                 self._frames(data)
-            if self.state == DONE or not isinstance(sock, ssl.SSLSocket) or not sock.pending():
+            if self.state == DONE or self.paused or not self.tls or not sock.pending():
                 return
 
     def _http(self, data: bytes) -> None:
-        self.inbuf += data
+        if self.request_reader is None:
+            self.request_reader = handshake.RequestReader()
         try:
-            end = handshake.head_complete(self.inbuf)
-            if not end:
+            parsed = self.request_reader.feed(data)
+            if parsed is None:
                 return
-            request = handshake.parse_request(self.inbuf[:end])
-            rest = self.inbuf[end:]
-            self.inbuf = b''
-            self.reactor.server.handle_http(self, request, rest)
+            self.request_reader = None
+            request, rest = parsed
+            self.reactor.on_request(self, request, rest)
         except handshake.HandshakeError as exc:
-            logger.info('refused %s: %d %s', self.peer, exc.status, exc.message)
+            logger.info('refused %s: %d %s', self.peer, exc.status, handshake.escape(exc.message))
             self.write_raw(handshake.error_response(exc), then_finish=True)
 
     def upgrade(self, key: str, conn: Any, rest: bytes) -> None:
-        """Accept the WebSocket (called by the server once the path is known)."""
+        """Accept the WebSocket (called on the I/O thread once the path is known).
+
+        The ``101`` response is queued in the same step that opens the channel,
+        so nothing (a close frame from a concurrent ``stop()``) can precede it.
+        """
         self.ws = WsConnection(ConnectionType.SERVER,
-                               extensions=[SizeGuard(self.reactor.max_message_size)])
+                               extensions=[SizeGuard(self.limits.max_message_size)])
         self.conn = conn
         with self.lock:
-            self.state = OPEN
-        self.write_raw(handshake.upgrade_response(key))
-        if rest:
+            self._queue(handshake.upgrade_response(key))
+            self._set_state(OPEN)
+        self.flush()
+        if rest and self.state == OPEN:
             self._frames(rest)
 
     def attach(self, conn: Any) -> None:
         """Bind the engine to an adopted socket whose 101 response was sent."""
         self.ws = WsConnection(ConnectionType.SERVER,
-                               extensions=[SizeGuard(self.reactor.max_message_size)])
+                               extensions=[SizeGuard(self.limits.max_message_size)])
         self.conn = conn
 
     def _frames(self, data: bytes) -> None:
@@ -352,7 +556,7 @@ class Channel:
                 return
         ws = self.ws
         ws.receive_data(data)
-        limit = self.reactor.max_message_size
+        limit = self.limits.max_message_size
         for event in ws.events():
             if isinstance(event, TextMessage) or isinstance(event, BytesMessage):
                 if self.state != OPEN:
@@ -364,6 +568,8 @@ class Channel:
                         return
                     self._message(event.data, isinstance(event, BytesMessage))
                     self.size = 0
+                    if self.paused:
+                        return
                     continue
                 self.parts.append(event.data)
                 self.size += len(event.data)
@@ -374,13 +580,12 @@ class Channel:
                     parts, self.parts, self.size = self.parts, [], 0
                     joined = ''.join(parts) if isinstance(event, TextMessage) else b''.join(parts)
                     self._message(joined, isinstance(event, BytesMessage))
+                if self.paused:
+                    return    # the rest stays in wsproto's buffer until resume_reading()
             elif isinstance(event, Ping):
-                with self.lock:
-                    if ws.state == ConnectionState.OPEN:
-                        self.outbox.append(ws.send(event.response()))
-                self.flush()
+                self._pong(ws.send(event.response()))
             elif isinstance(event, Pong):
-                self.ping_sent = None
+                self._pong_received(event.payload)
             elif isinstance(event, CloseConnection):
                 if event.code == 1009 and ws.state == ConnectionState.OPEN:
                     self._too_big()  # the SizeGuard refused a frame header
@@ -388,21 +593,36 @@ class Channel:
                 self._peer_close(event)
                 return
 
+    def _pong(self, frame: bytes) -> None:
+        with self.lock:
+            # A peer that pings without reading gets no answers beyond the send
+            # buffer's limit (RFC 6455 §5.5.3 allows answering only the latest).
+            if self.state == OPEN and self.out_bytes < self.limits.max_send_buffer:
+                self._queue(frame)
+        self.flush()
+
+    def _pong_received(self, payload: Any) -> None:
+        # Only the answer to our own ping counts: an unsolicited pong proves
+        # nothing about whether the peer reads what it is sent.
+        if self.ping_sent is not None and bytes(payload) == self.ping_payload:
+            self.ping_sent = None
+
     def _fast_frames(self, data: bytes) -> bytes:
         """The hot path: deliver complete, final, masked text frames and answer
-        pings without wsproto's per-message machinery.
+        pings without wsproto's per-message machinery; stop at a pause.
 
         Returns the bytes it will not handle, starting at a frame boundary:
         from then on the connection goes through wsproto, which validates and
         closes as the RFC says (fragments, binary, close frames, reserved bits,
-        unmasked frames, oversized messages, invalid UTF-8, ...).
+        unmasked frames, non-minimal lengths, oversized messages, invalid
+        UTF-8, ...).
         """
         buf = self.inbuf + data if self.inbuf else data
         n = len(buf)
         pos = 0
-        limit = self.reactor.max_message_size
+        limit = self.limits.max_message_size
         receive = self.conn.receive_text
-        while self.state == OPEN:
+        while self.state == OPEN and not self.paused:   # paused: the rest waits in inbuf
             if n - pos < 2:
                 break
             b0 = buf[pos]
@@ -415,11 +635,15 @@ class Channel:
                 if n - pos < 4:
                     break
                 length = int.from_bytes(buf[start:start + 2], 'big')
+                if length < 126:
+                    return self._leave_fast(buf, pos)   # non-minimal: wsproto fails it
                 start += 2
             elif length == 127:
                 if n - pos < 10:
                     break
                 length = int.from_bytes(buf[start:start + 8], 'big')
+                if length < 65536:
+                    return self._leave_fast(buf, pos)   # non-minimal (or MSB set)
                 start += 8
             opcode = b0 & 0x0F
             if b0 & 0x80 == 0 or (opcode != 1 and (opcode not in (9, 10) or length > 125)):
@@ -447,13 +671,10 @@ class Channel:
                 receive(text)
             elif opcode == 9:
                 pos = end
-                with self.lock:
-                    if self.state == OPEN:
-                        self.outbox.append(bytes((0x8A, length)) + payload)
-                self.flush()
+                self._pong(bytes((0x8A, length)) + payload)
             else:
                 pos = end
-                self.ping_sent = None
+                self._pong_received(payload)
         if self.state != OPEN and pos < n:
             return self._leave_fast(buf, pos)
         self.inbuf = buf[pos:] if pos < n else b''
@@ -473,7 +694,7 @@ class Channel:
 
     def _too_big(self) -> None:
         logger.warning('[%s] closing: message larger than max_message_size (%d bytes)',
-                       self.conn.id, self.reactor.max_message_size)
+                       self.conn.id, self.limits.max_message_size)
         self.parts, self.size = [], 0
         self.close(1009, 'message too big', fail=True)
 
@@ -484,37 +705,46 @@ class Channel:
         with self.lock:
             if ws.state == ConnectionState.REMOTE_CLOSING:
                 # The peer closed: answer with the same code, then end.
-                self.outbox.append(ws.send(event.response()))
-                self.state = FINISHING
+                self._queue(ws.send(event.response()))
+                self._set_state(FINISHING)
                 self.close_code, self.close_reason = code, reason
                 # Time to write what is queued, the reply last (housekeeping).
-                self.close_deadline = time.monotonic() + self.reactor.close_timeout
+                self.close_deadline = time.monotonic() + self.limits.close_timeout
             elif ws.state == ConnectionState.OPEN:
                 # wsproto reports a protocol violation as a close event to send:
                 # fail the connection (see close(fail=True)).
                 self._queue_close(code, reason)
                 self.failed = True
             else:
-                self.state = FINISHING  # our close was answered
+                self._set_state(FINISHING)  # our close was answered
         if code not in (1000, 1001, 1005) and ws.state != ConnectionState.CLOSED:
-            logger.info('[%s] closing with %d: %s', self.conn.id, code, reason)
+            logger.info('[%s] closing with %d: %s', self.conn.id, code, handshake.escape(reason))
         if self.conn is not None:
             self.conn.closed(code, reason)
         self.flush()
 
-    def abort(self, code: int, reason: str) -> None:
-        """Drop the socket without a closing handshake."""
+    def abort(self, code: int, reason: str, reset: bool = False) -> None:
+        """Drop the socket without a closing handshake.
+
+        ``reset=True`` sends a TCP RST, so the kernel also discards the bytes
+        still in the socket's send buffer (for a peer that stopped reading).
+        """
         if self.state == DONE:
             return
         with self.lock:
             was_open = self.state in (OPEN, CLOSING)
-            self.state = FINISHING
+            self._set_state(FINISHING)
             self.outbox.clear()
-            self.pending_write = b''
+            self.out_bytes = self.out_offset = 0
             if self.close_code == 1006:
                 self.close_reason = reason
+        if reset:
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            except OSError:
+                pass
         if was_open:
-            logger.debug('[%s] connection dropped: %s', self.conn.id, reason)
+            logger.debug('[%s] connection dropped: %s', self.name, reason)
             self.conn.closed(code, reason)
         self.finish()
 
@@ -523,7 +753,7 @@ class Channel:
         if self.state == DONE:
             return
         with self.lock:
-            self.state = DONE
+            self._set_state(DONE)
         if self.conn is not None:
             self.conn.closed(self.close_code, self.close_reason)
         self.reactor.forget(self)
@@ -536,50 +766,70 @@ class Channel:
         self.finished.set()
 
     def housekeeping(self, now: float) -> None:
-        """Enforce the handshake, close and keepalive deadlines (I/O thread, ~1/s)."""
+        """Enforce the handshake, close, write-progress and keepalive deadlines
+        (I/O thread, twice a second)."""
         state = self.state
-        reactor = self.reactor
+        limits = self.limits
         if state in (TLS_HANDSHAKE, HTTP):
-            if now - self.started > reactor.handshake_timeout:
+            if now - self.started > limits.handshake_timeout:
                 logger.info('handshake from %s timed out after %g s', self.peer,
-                            reactor.handshake_timeout)
+                            limits.handshake_timeout)
                 self.finish()
         elif state == CLOSING or state == FINISHING:
             if now > self.close_deadline:
                 self.finish()
-        elif state == OPEN and reactor.ping_interval:
-            if self.ping_sent is not None:
-                if now - self.ping_sent > reactor.ping_timeout:
-                    logger.info('[%s] no pong within %g s: dropping the peer', self.conn.id,
-                                reactor.ping_timeout)
+        elif state == OPEN:
+            if self.out_bytes and now - self.last_write > limits.ping_timeout:
+                logger.warning('[%s] dropping the peer: it took no data for %g s with %d bytes '
+                               'queued for it', self.name, limits.ping_timeout, self.out_bytes)
+                self.abort(1006, 'the peer stopped reading', reset=True)
+            elif self.paused or not limits.ping_interval:
+                return
+            elif self.ping_sent is not None:
+                if now - self.ping_sent > limits.ping_timeout:
+                    logger.info('[%s] no pong within %g s: dropping the peer', self.name,
+                                limits.ping_timeout)
                     self.abort(1006, 'keepalive ping timed out')
-            elif now - self.last_seen > reactor.ping_interval:
+            elif now - self.last_seen > limits.ping_interval:
+                payload = next(_ping_ids).to_bytes(8, 'big')
                 with self.lock:   # a worker may have closed it since the check above
                     if self.state != OPEN or self.ws.state != ConnectionState.OPEN:
                         return
-                    self.outbox.append(self.ws.send(Ping(b'relaysync')))
+                    self._queue(self.ws.send(Ping(payload)))
+                self.ping_payload = payload
                 self.ping_sent = now
                 self.flush()
 
 
 class Reactor:
-    """The selector loop.  Created and driven by :class:`~relaysync.Server`."""
+    """The selector loop serving every socket of one server (or one WSGI process).
 
-    def __init__(self, server: Any, *, max_message_size: int, handshake_timeout: float,
-                 ping_interval: Optional[float], ping_timeout: float,
-                 close_timeout: float = 2.0) -> None:
-        self.server = server
-        self.max_message_size = max_message_size
-        self.handshake_timeout = handshake_timeout
-        self.ping_interval = ping_interval
-        self.ping_timeout = ping_timeout
-        self.close_timeout = close_timeout
+    Args:
+        limits: what one connection may cost (:class:`IOLimits`).
+        on_request: called on the I/O thread as ``on_request(channel, request,
+            rest)`` with each parsed HTTP request head; it answers with
+            ``channel.write_raw``, accepts with ``channel.upgrade`` or raises
+            :class:`~relaysync.handshake.HandshakeError`.
+        on_tick: called on the I/O thread twice a second with ``time.monotonic()``.
+        ssl_context: wraps accepted sockets in TLS when given.
+    """
+
+    def __init__(self, limits: IOLimits,
+                 on_request: Callable[[Channel, handshake.Request, bytes], None],
+                 on_tick: Optional[Callable[[float], None]] = None,
+                 ssl_context: Optional[ssl.SSLContext] = None) -> None:
+        self.limits = limits
+        self.on_request = on_request
+        self.on_tick = on_tick
+        self.ssl_context = ssl_context
         self.selector = selectors.DefaultSelector()
         self.channels: Dict[int, Channel] = {}
         self.listeners: List[socket.socket] = []
         self._paused: List[socket.socket] = []   # listeners resting after EMFILE & co.
         self._dirty: Deque[Channel] = collections.deque()
         self._tasks: Deque[Callable[[], None]] = collections.deque()
+        self._tasks_lock = threading.Lock()
+        self._closed = False                     # the loop has exited: no task will run
         self._sleeping = False
         self._waker_r, self._waker_w = socket.socketpair()
         self._waker_r.setblocking(False)
@@ -587,7 +837,6 @@ class Reactor:
         self.selector.register(self._waker_r, _READ, None)
         self._running = False
         self.thread: Optional[threading.Thread] = None
-        self.ssl_context: Optional[ssl.SSLContext] = None
 
     # ------------------------------------------------------ any thread
     @property
@@ -595,16 +844,45 @@ class Reactor:
         """True while the I/O thread is asleep in ``select`` (a hint, read unlocked)."""
         return self._sleeping
 
+    @property
+    def close_timeout(self) -> float:
+        """Seconds a closing handshake may take."""
+        return self.limits.close_timeout
+
     def schedule(self, channel: Channel) -> None:
         """Ask the I/O thread to flush ``channel``'s outbox."""
         self._dirty.append(channel)
         if self._sleeping:
             self._wake()
 
-    def call_soon(self, func: Callable[[], None]) -> None:
-        """Run ``func`` on the I/O thread."""
-        self._tasks.append(func)
+    def call_soon(self, func: Callable[[], None]) -> bool:
+        """Run ``func`` on the I/O thread.
+
+        Returns:
+            False, without queueing it, once the loop has exited.
+        """
+        with self._tasks_lock:
+            if self._closed:
+                return False
+            self._tasks.append(func)
         self._wake()
+        return True
+
+    def run_on_loop(self, func: Callable[..., None], *args: Any) -> None:
+        """Run ``func(*args)`` now when called on the I/O thread, else soon on it."""
+        if threading.current_thread() is self.thread:
+            func(*args)
+        else:
+            self.call_soon(lambda: func(*args))
+
+    def adopt_soon(self, channel: Channel) -> None:
+        """Serve an already-upgraded socket (WSGI), from any thread.
+
+        When the loop has exited (or exits before it gets to it), the channel
+        is aborted instead, so the thread waiting on its engine is released.
+        """
+        if not self.call_soon(lambda: self.adopt(channel)):
+            channel.abort(1001, 'server stopped')
 
     def _wake(self) -> None:
         self._sleeping = False
@@ -628,14 +906,10 @@ class Reactor:
             sock.close()
         self.listeners.clear()
 
-    def modify(self, channel: Channel, mask: int) -> None:
-        try:
-            self.selector.modify(channel.sock, mask, channel)
-        except (KeyError, ValueError, OSError):
-            pass
-
     def adopt(self, channel: Channel) -> None:
         """Start serving an already-upgraded socket (call on the I/O thread)."""
+        if channel.state == DONE:
+            return
         try:
             channel.sock.setblocking(False)
             self.selector.register(channel.sock, _READ, channel)
@@ -643,15 +917,18 @@ class Reactor:
             logger.info('cannot serve an adopted socket: %s', exc)
             channel.abort(1006, f'cannot serve the socket: {exc}')
             return
+        channel.mask = _READ
         self.channels[channel.fileno] = channel
-        channel.flush()  # anything the workers queued meanwhile
+        channel.update_interest()   # paused or wanting to write meanwhile
+        channel.flush()             # anything the workers queued meanwhile
 
     def forget(self, channel: Channel) -> None:
-        if self.channels.pop(channel.fileno, None) is not None:
+        if self.channels.pop(channel.fileno, None) is not None and channel.mask:
             try:
                 self.selector.unregister(channel.sock)
             except (KeyError, ValueError, OSError):
                 pass
+        channel.mask = 0
 
     def _accept(self, listener: socket.socket) -> None:
         for _ in range(64):
@@ -672,7 +949,7 @@ class Reactor:
                     return
                 logger.warning('accept failed: %s', exc)
                 return
-            if len(self.channels) >= self.server.max_sockets:
+            if len(self.channels) >= self.limits.max_sockets:
                 sock.close()
                 logger.warning('refused %s: too many open sockets (%d)', peer,
                                len(self.channels))
@@ -695,10 +972,21 @@ class Reactor:
         """Serve until :meth:`shutdown`; every socket is closed when it returns
         (also when it is left by an exception such as KeyboardInterrupt)."""
         self._running = True
+        if self.thread is None:
+            self.thread = threading.current_thread()
         try:
             self._loop()
         finally:
             self._running = False
+            with self._tasks_lock:
+                self._closed = True
+                left = list(self._tasks)
+                self._tasks.clear()
+            for task in left:     # adoptions that never ran abort their channel
+                try:
+                    task()
+                except Exception:
+                    logger.exception('task failed while stopping')
             self.stop_listening()
             for channel in list(self.channels.values()):
                 # Open WebSockets get a 1001 close frame first (written if the
@@ -748,12 +1036,20 @@ class Reactor:
             now = time.monotonic()
             if now >= next_housekeeping:
                 next_housekeeping = now + 0.5
-                while self._paused:
-                    listener = self._paused.pop()
-                    if listener in self.listeners:   # not closed meanwhile
-                        self.selector.register(listener, _READ, listener)
-                for channel in list(self.channels.values()):
-                    channel.housekeeping(now)
+                self._housekeeping(now)
+
+    def _housekeeping(self, now: float) -> None:
+        while self._paused:
+            listener = self._paused.pop()
+            if listener in self.listeners:   # not closed meanwhile
+                self.selector.register(listener, _READ, listener)
+        for channel in list(self.channels.values()):
+            channel.housekeeping(now)
+        if self.on_tick is not None:
+            try:
+                self.on_tick(now)
+            except Exception:
+                logger.exception('housekeeping callback failed')
 
     def shutdown(self) -> None:
         """Stop the loop (from any thread); :meth:`run` closes every socket."""

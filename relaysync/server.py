@@ -9,17 +9,20 @@ whose handlers run on a worker thread of its own.
 import logging
 import os
 import signal
-import weakref
 import socket
 import ssl
+import sys
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional
+import traceback
+import weakref
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import handshake
-from .connection import Connection
+from .connection import (DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_EVENTS, Connection,
+                         current_connection)
 from .exceptions import ServerException
-from .reactor import Channel, Reactor
+from .reactor import Channel, IOLimits, Reactor
 from .timeouts import Timeouts
 from .version import SERVER_NAME, __version__
 
@@ -30,20 +33,10 @@ package_logger = logging.getLogger('relaysync')
 #: ``transcribe=False`` carry audio, so several MiB are allowed.
 DEFAULT_MAX_MESSAGE_SIZE = 8 * 1024 * 1024
 
-_OPTIONS = {
-    'log_level': None,
-    'log_handler': None,
-    'ssl_key_filename': None,
-    'ssl_cert_filename': None,
-    'timeouts': None,
-    'max_message_size': DEFAULT_MAX_MESSAGE_SIZE,
-    'max_connections': 4096,
-    'handshake_timeout': 10.0,
-    'ping_interval': 20.0,
-    'ping_timeout': 20.0,
-    'drain_timeout': 10.0,
-    'health_paths': ('/', '/health', '/healthz'),
-}
+#: Default most concurrent workflow instances of one server.
+DEFAULT_MAX_CONNECTIONS = 4096
+#: Default most bytes queued for one peer before a sending call waits.
+DEFAULT_MAX_SEND_BUFFER = 4 * 1024 * 1024
 
 
 class FallbackHandler(logging.StreamHandler):
@@ -99,6 +92,11 @@ def _number(name: str, value: Any, minimum: float = 0, allow_none: bool = False)
     return value
 
 
+def _stack_of(thread: Optional[threading.Thread]) -> str:
+    frame = sys._current_frames().get(thread.ident) if thread and thread.ident else None
+    return ''.join(traceback.format_stack(frame)) if frame is not None else '(no stack)\n'
+
+
 #: Servers serving sockets adopted from a WSGI host in this process (for SIGTERM draining).
 EMBEDDED_SERVERS: 'weakref.WeakSet[Server]' = weakref.WeakSet()
 
@@ -117,36 +115,46 @@ class Server:
             0 picks a free port (read it back from :attr:`port`).  Default 8080.
             Host and port are unused when the workflows are served from a WSGI
             app (:meth:`wsgi_app`).
-        **kwargs: the keyword options below, all optional.  relay-py's four
-            options (``log_level``, ``log_handler``, ``ssl_key_filename``,
-            ``ssl_cert_filename``) keep their meaning.
-
-    Keyword Args:
-        log_level (int): level of the ``relaysync`` logger, e.g. ``logging.INFO``
+        log_level: level of the ``relaysync`` logger, e.g. ``logging.INFO``
             (default: leave it alone).  See :func:`configure_logging`.
-        log_handler (logging.Handler): a handler added to the ``relaysync``
-            logger (default: none).
-        ssl_key_filename (str): PEM private key file; together with
+        log_handler: a handler added to the ``relaysync`` logger (default: none).
+        ssl_key_filename: PEM private key file; together with
             ``ssl_cert_filename`` it turns on TLS (default: plaintext).
-        ssl_cert_filename (str): PEM certificate (chain) file.
-        timeouts (Timeouts): the :class:`~relaysync.Timeouts` every instance
-            starts with (default ``Timeouts()``).
-        max_message_size (int): largest inbound message in bytes (default
-            8 MiB); a larger one closes the connection with code 1009.
-        max_connections (int): most concurrent workflow instances (default
-            4096); further upgrade requests get ``503 Service Unavailable``.
-        handshake_timeout (float): seconds a client has to finish the TLS and
-            HTTP handshakes (default 10).
-        ping_interval (float | None): seconds of silence before a keepalive
-            ping (default 20; None turns keepalive off).
-        ping_timeout (float): seconds to wait for the pong before dropping the
-            peer (default 20).
-        drain_timeout (float): on :meth:`stop` or SIGTERM, seconds running
-            instances get to finish before they are closed with code 1001
-            (default 10; 0 closes them at once).
-        health_paths (tuple[str, ...]): paths answered ``200`` with a JSON
-            status (:meth:`health`) to a plain HTTP GET (default ``/``,
-            ``/health``, ``/healthz``).
+        ssl_cert_filename: PEM certificate (chain) file.
+        timeouts: the :class:`~relaysync.Timeouts` every instance starts with
+            (default ``Timeouts()``).
+        max_message_size: largest inbound message in bytes (default 8 MiB); a
+            larger one closes the connection with code 1009.
+        max_connections: most concurrent workflow instances (default 4096);
+            further upgrade requests get ``503 Service Unavailable``.
+        handshake_timeout: seconds a client has to finish the TLS and HTTP
+            handshakes (default 10).
+        ping_interval: seconds of silence before a keepalive ping (default 20;
+            None turns keepalive off).
+        ping_timeout: seconds to wait for the pong before dropping the peer
+            (default 20); also the longest a peer may take none of the data
+            queued for it before it is dropped.
+        drain_timeout: on :meth:`stop` or SIGTERM, seconds running instances
+            get to finish before they are closed with code 1001 (default 10; 0
+            closes them at once).
+        health_paths: paths answered ``200`` with a JSON status
+            (:meth:`health`) to a plain HTTP GET (default ``/``, ``/health``,
+            ``/healthz``).
+        max_send_buffer: bytes queued for one peer before an action waits for
+            them to drain, within its own timeout (default 4 MiB).
+        max_queued_events: events one instance may have waiting for its
+            handlers (default 1000); see :attr:`max_queued_bytes`.
+        max_queued_bytes: bytes of events one instance may have waiting
+            (default 16 MiB).  At either limit relaysync stops reading that
+            connection while none of its calls is pending; while one is, reading
+            goes on (its answer may be behind the events) and the instance is
+            closed with 1008 at twice the limit.
+        stuck_handler_timeout: seconds a handler may keep running after its
+            connection closed before it is logged at WARNING with its stack and
+            stops counting against ``max_connections`` (default 30).
+
+    relay-py's four options (``log_level``, ``log_handler``,
+    ``ssl_key_filename``, ``ssl_cert_filename``) keep their meaning.
 
     Attributes:
         host (str): the listening address.
@@ -162,12 +170,23 @@ class Server:
         TypeError: an unknown keyword argument.
     """
 
-    def __init__(self, host: str = '0.0.0.0', port: Any = 8080, **kwargs: Any) -> None:
-        unknown = set(kwargs) - set(_OPTIONS)
-        if unknown:
-            raise TypeError(f'Server() got unexpected keyword argument(s): '
-                            f'{", ".join(sorted(unknown))}')
-        opts = dict(_OPTIONS, **kwargs)
+    def __init__(self, host: str = '0.0.0.0', port: Any = 8080, *,
+                 log_level: Optional[int] = None,
+                 log_handler: Optional[logging.Handler] = None,
+                 ssl_key_filename: Optional[str] = None,
+                 ssl_cert_filename: Optional[str] = None,
+                 timeouts: Optional[Timeouts] = None,
+                 max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+                 max_connections: int = DEFAULT_MAX_CONNECTIONS,
+                 handshake_timeout: float = 10.0,
+                 ping_interval: Optional[float] = 20.0,
+                 ping_timeout: float = 20.0,
+                 drain_timeout: float = 10.0,
+                 health_paths: Tuple[str, ...] = ('/', '/health', '/healthz'),
+                 max_send_buffer: int = DEFAULT_MAX_SEND_BUFFER,
+                 max_queued_events: int = DEFAULT_MAX_QUEUED_EVENTS,
+                 max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
+                 stuck_handler_timeout: float = 30.0) -> None:
         self.host = host
         try:
             self._requested_port = int(port)
@@ -175,30 +194,40 @@ class Server:
             raise ServerException(f'port must be an integer, got {port!r}') from None
         if not 0 <= self._requested_port <= 65535:
             raise ServerException(f'port out of range: {self._requested_port}')
-        configure_logging(opts['log_level'], opts['log_handler'])
-        timeouts = opts['timeouts']
+        configure_logging(log_level, log_handler)
         if timeouts is not None and not isinstance(timeouts, Timeouts):
             raise ServerException(f'timeouts must be a relaysync.Timeouts, got {timeouts!r}')
         self.timeouts = timeouts or Timeouts()
-        self.max_message_size = int(_number('max_message_size', opts['max_message_size']))
-        self.max_connections = int(_number('max_connections', opts['max_connections']))
+        self.max_message_size = int(_number('max_message_size', max_message_size))
+        self.max_connections = int(_number('max_connections', max_connections))
         self.max_sockets = self.max_connections + 256
-        self.handshake_timeout = _number('handshake_timeout', opts['handshake_timeout'])
-        self.ping_interval = _number('ping_interval', opts['ping_interval'], allow_none=True)
-        self.ping_timeout = _number('ping_timeout', opts['ping_timeout'])
-        self.drain_timeout = _number('drain_timeout', opts['drain_timeout'], minimum=-1)
-        self.health_paths = tuple(handshake.normalize_path(p) for p in opts['health_paths'])
-        self.ssl_context = self._make_ssl_context(opts['ssl_key_filename'],
-                                                  opts['ssl_cert_filename'])
+        self.handshake_timeout = _number('handshake_timeout', handshake_timeout)
+        self.ping_interval = _number('ping_interval', ping_interval, allow_none=True)
+        self.ping_timeout = _number('ping_timeout', ping_timeout)
+        self.drain_timeout = _number('drain_timeout', drain_timeout, minimum=-1)
+        self.max_send_buffer = int(_number('max_send_buffer', max_send_buffer))
+        self.max_queued_events = int(_number('max_queued_events', max_queued_events))
+        self.max_queued_bytes = int(_number('max_queued_bytes', max_queued_bytes))
+        self.stuck_handler_timeout = _number('stuck_handler_timeout', stuck_handler_timeout)
+        if isinstance(health_paths, str):
+            raise ServerException(f'health_paths must be a sequence of paths, got {health_paths!r}')
+        self.health_paths = tuple(handshake.normalize_path(p) for p in health_paths)
+        self.ssl_context = self._make_ssl_context(ssl_key_filename, ssl_cert_filename)
+        self._io_limits = IOLimits(
+            max_message_size=self.max_message_size, handshake_timeout=self.handshake_timeout,
+            ping_interval=self.ping_interval, ping_timeout=self.ping_timeout,
+            max_send_buffer=self.max_send_buffer, max_sockets=self.max_sockets)
         self._workflows: Dict[str, Any] = {}
-        self._connections: Dict[str, Connection] = {}
+        self._connections: Dict[str, Connection] = {}   # running instances (counted)
+        self._closed: Dict[str, Connection] = {}        # closed, handler still running
+        self._stuck: Dict[str, Connection] = {}         # ... past stuck_handler_timeout
         self._lock = threading.Lock()
         self._counter = 0
         self._reactor: Optional[Reactor] = None
-        self._listener: Optional[socket.socket] = None
         self._started = threading.Event()
-        self._stopped = threading.Event()
-        self._stopping = False
+        self._stopped = threading.Event()       # the I/O thread has exited (or never ran)
+        self._stopping = False                  # stop() has begun: nothing new is admitted
+        self._stop_done = threading.Event()     # the first stop() has finished
         self._embedded: Any = None   # relaysync.wsgi.EmbeddedIO, once embedded
         self._error_listeners: List[Callable[[Connection, str, BaseException], None]] = []
         self.port: int = self._requested_port
@@ -275,31 +304,48 @@ class Server:
         """True once :meth:`stop` has begun: new instances are refused."""
         return self._stopping
 
-    def new_connection(self, workflow: Any, transport: Any, path: str,
-                       own_worker: bool = True) -> Connection:
-        """Create and track the engine of a new connection.
+    def admit(self, workflow: Any, transport: Any, path: str,
+              own_worker: bool = True) -> Connection:
+        """Create and track the engine of a new instance, unless the server is
+        stopping or full (checked and registered in one atomic step).
 
         Used by the transports (the standalone server, WSGI embedding); an
         application does not call it.
 
         Args:
             workflow: the workflow to run.
-            transport: the connection's transport (``send_text``, ``close``).
+            transport: the connection's transport (see ``relaysync.connection.Transport``).
             path: the request path.
             own_worker: True starts a worker thread for the handlers; False
                 leaves it to the caller (the WSGI request thread).
 
         Returns:
             The new ``relaysync.connection.Connection``.
+
+        Raises:
+            relaysync.handshake.HandshakeError: 503, the server is stopping or
+                ``max_connections`` instances are running.
         """
         with self._lock:
-            self._counter += 1
-            conn_id = f'c{self._counter}'
-        conn = Connection(workflow, transport, conn_id, self.timeouts, path,
-                          on_finished=self._connection_finished, own_worker=own_worker,
-                          on_handler_error=self._handler_error)
-        self._connections[conn_id] = conn
-        logger.debug('[%s] connected at %s', conn_id, path)
+            if self._stopping:
+                raise handshake.HandshakeError(503, 'server is shutting down')
+            running = len(self._connections)
+            full = running >= self.max_connections
+            if not full:
+                self._counter += 1
+                conn_id = f'c{self._counter}'
+                conn = Connection(workflow, transport, conn_id, self.timeouts, path,
+                                  on_finished=self._connection_finished, own_worker=own_worker,
+                                  on_handler_error=self._handler_error,
+                                  on_closed=self._connection_closed,
+                                  max_queued_events=self.max_queued_events,
+                                  max_queued_bytes=self.max_queued_bytes)
+                self._connections[conn_id] = conn
+        if full:
+            logger.warning('refused a connection to %s: %d connections (max_connections)',
+                           handshake.escape(path), running)
+            raise handshake.HandshakeError(503, 'too many connections', {'Retry-After': '5'})
+        logger.debug('[%s] connected at %s', conn_id, handshake.escape(path))
         return conn
 
     def add_error_listener(self,
@@ -335,9 +381,54 @@ class Server:
             except Exception:
                 logger.exception('[%s] error listener %r raised', conn.id, callback)
 
+    def _connection_closed(self, conn: Connection) -> None:
+        with self._lock:
+            if conn.id in self._connections:
+                self._closed[conn.id] = conn
+
     def _connection_finished(self, conn: Connection) -> None:
-        self._connections.pop(conn.id, None)
+        with self._lock:
+            self._connections.pop(conn.id, None)
+            self._closed.pop(conn.id, None)
+            stuck = self._stuck.pop(conn.id, None)
+        if stuck is not None:
+            logger.info('[%s] the handler that was still running after the connection closed '
+                        'has returned', conn.id)
         logger.debug('[%s] finished (close code %s)', conn.id, conn.close_code)
+
+    def _housekeeping(self, now: float) -> None:
+        """Find handlers still running ``stuck_handler_timeout`` after their
+        connection closed (called on the I/O thread twice a second)."""
+        if not self._closed:
+            return
+        late = []
+        with self._lock:
+            for conn_id, conn in list(self._closed.items()):
+                if conn.closed_at is not None and now - conn.closed_at > self.stuck_handler_timeout:
+                    del self._closed[conn_id]
+                    if self._connections.pop(conn_id, None) is not None:
+                        self._stuck[conn_id] = conn
+                        late.append(conn)
+        for conn in late:
+            logger.warning('[%s] the on_%s handler is still running %g s after its connection '
+                           'closed (path %s); it no longer counts against max_connections. '
+                           'It is at:\n%s', conn.id, conn.running_handler or '?',
+                           self.stuck_handler_timeout, handshake.escape(conn.path),
+                           _stack_of(conn.worker_thread).rstrip())
+
+    def make_reactor(self, ssl_context: Optional[ssl.SSLContext] = None) -> Reactor:
+        """A new I/O loop with this server's limits and request handler.
+
+        Used for the standalone server and for sockets adopted from a WSGI host.
+
+        Args:
+            ssl_context: wrap accepted sockets in TLS (standalone only).
+
+        Returns:
+            The ``relaysync.reactor.Reactor`` (not running yet).
+        """
+        return Reactor(self._io_limits, self.handle_http, on_tick=self._housekeeping,
+                       ssl_context=ssl_context)
 
     def embedded_reactor(self) -> Reactor:
         """The I/O thread serving this server's sockets adopted from a WSGI host.
@@ -347,14 +438,18 @@ class Server:
 
         Returns:
             The process's ``relaysync.reactor.Reactor``.
+
+        Raises:
+            relaysync.handshake.HandshakeError: 503 once :meth:`stop` has begun.
         """
-        if self._embedded is None:
-            from .wsgi import EmbeddedIO
-            with self._lock:
-                if self._embedded is None:
-                    self._embedded = EmbeddedIO()
-                    EMBEDDED_SERVERS.add(self)
-        return self._embedded.get(self)
+        with self._lock:
+            if self._stopping:
+                raise handshake.HandshakeError(503, 'server is shutting down')
+            if self._embedded is None:
+                from .wsgi import EmbeddedIO
+                self._embedded = EmbeddedIO()
+                EMBEDDED_SERVERS.add(self)
+            return self._embedded.get(self)
 
     def wsgi_app(self, app: Any = None) -> Any:
         """Serve this server's workflows from a WSGI app.
@@ -384,10 +479,13 @@ class Server:
         """The health-check document served on the health paths.
 
         Returns:
-            ``{'status': 'ok' | 'stopping', 'version': __version__, 'connections': N}``.
+            ``{'status': 'ok' | 'stopping', 'version': __version__, 'connections': N,
+            'stuck_handlers': M}``: ``connections`` counts running instances
+            (what ``max_connections`` limits), ``stuck_handlers`` the handlers
+            still running ``stuck_handler_timeout`` after their connection closed.
         """
         return {'status': 'stopping' if self._stopping else 'ok', 'version': __version__,
-                'connections': self.total_connections()}
+                'connections': self.total_connections(), 'stuck_handlers': len(self._stuck)}
 
     def handle_http(self, channel: Channel, request: handshake.Request, rest: bytes) -> None:
         """Answer one parsed HTTP request (called on the I/O thread).
@@ -422,16 +520,9 @@ class Server:
         key = handshake.check_upgrade(request)
         workflow = self._workflows.get(path)
         if workflow is None:
-            logger.warning('refused a connection to unknown path %.200s', request.path)
+            logger.warning('refused a connection to unknown path %s', handshake.escape(request.path))
             raise handshake.HandshakeError(404, f'no workflow at {request.path}')
-        if self._stopping:
-            raise handshake.HandshakeError(503, 'server is shutting down')
-        if self.at_capacity():
-            logger.warning('refused a connection to %s: %d connections (max_connections)',
-                           path, len(self._connections))
-            raise handshake.HandshakeError(503, 'too many connections', {'Retry-After': '5'})
-        conn = self.new_connection(workflow, channel, path)
-        channel.upgrade(key, conn, rest)
+        channel.upgrade(key, self.admit(workflow, channel, path), rest)
 
     # ------------------------------------------------------------ running
     def _bind(self) -> socket.socket:
@@ -452,16 +543,17 @@ class Server:
         return sock
 
     def _prepare(self) -> Reactor:
-        if self._reactor is not None:
-            raise ServerException('server already started')
-        sock = self._bind()    # first: a port in use leaves no reactor behind
-        reactor = Reactor(self, max_message_size=self.max_message_size,
-                          handshake_timeout=self.handshake_timeout,
-                          ping_interval=self.ping_interval, ping_timeout=self.ping_timeout)
-        reactor.ssl_context = self.ssl_context
-        self.port = sock.getsockname()[1]
-        reactor.add_listener(sock)
-        self._reactor = reactor
+        with self._lock:
+            if self._stopping:
+                raise ServerException('this server was stopped; create a new Server to '
+                                      'serve again')
+            if self._reactor is not None:
+                raise ServerException('server already started')
+            sock = self._bind()    # first: a port in use leaves no reactor behind
+            reactor = self.make_reactor(self.ssl_context)
+            self.port = sock.getsockname()[1]
+            reactor.add_listener(sock)
+            self._reactor = reactor
         mode = f'ssl_context {self.ssl_context!r}' if self.ssl_context else 'plaintext'
         logger.info('Relay workflow server (%s) listening on %s port %d with %s',
                     SERVER_NAME, self.host, self.port, mode)
@@ -486,7 +578,8 @@ class Server:
         every connection with code 1001.
 
         Raises:
-            ServerException: the port cannot be bound, or the server already started.
+            ServerException: the port cannot be bound, the server already
+                started, or it was stopped (a server serves once).
         """
         reactor = self._prepare()
         restore = self._install_signal_handlers()
@@ -508,7 +601,8 @@ class Server:
             The server itself.
 
         Raises:
-            ServerException: the port cannot be bound, or the server already started.
+            ServerException: the port cannot be bound, the server already
+                started, or it was stopped (a server serves once).
         """
         reactor = self._prepare()
         thread = threading.Thread(target=self._serve, args=(reactor,), daemon=True,
@@ -539,44 +633,56 @@ class Server:
         Refuses new instances (upgrade requests get 503, health checks report
         ``stopping``), lets running instances finish for up to ``drain_timeout``
         seconds, then closes the rest with close code 1001 (logging how many) and
-        stops the I/O thread.  Works standalone and embedded, from any thread;
-        calling it again waits for the first call's work.
+        stops the I/O thread.  Works standalone and embedded, from any thread,
+        also from a handler (whose own instance is not waited for).  A second
+        call, concurrent or later, returns when the first has finished.  A
+        stopped server cannot be started again.
 
         Args:
             drain_timeout: seconds to let instances finish (default: the server's
                 ``drain_timeout`` option; 0 closes them at once).
         """
         with self._lock:
-            already = self._stopping
+            first = not self._stopping
             self._stopping = True
-        if already:
-            self._stopped.wait(30)
+        if not first:
+            self._stop_done.wait()   # the first call's work is bounded
             return
+        try:
+            self._stop(self.drain_timeout if drain_timeout is None else drain_timeout)
+        finally:
+            self._stop_done.set()
+
+    def _stop(self, wait: float) -> None:
         reactor = self._reactor
         if reactor is None and self._embedded is not None:
             current, pid = self._embedded.current()
             reactor = current if pid == os.getpid() else None
-        wait = self.drain_timeout if drain_timeout is None else drain_timeout
+        own = current_connection()   # stop() called from a handler: don't wait for it
+
+        def running() -> List[Connection]:
+            return [c for c in list(self._connections.values()) if c is not own]
+
         # While draining, the listener stays open: upgrades get 503 and the
         # health check reports "stopping" (503), so load balancers move on.
         deadline = time.monotonic() + max(0.0, wait)
-        while self._connections and time.monotonic() < deadline:
+        while running() and time.monotonic() < deadline:
             time.sleep(0.05)
         if reactor is not None:
             reactor.call_soon(reactor.stop_listening)
-        remaining = list(self._connections.values())
+        remaining = running()
         if remaining:
             logger.warning('shutting down: closing %d running workflow instance(s) with 1001',
                            len(remaining))
-            for conn in remaining:
-                conn.close(1001, 'server shutting down')
-            if reactor is not None:
-                # Give the peers a moment to answer the close frames.
-                close_deadline = time.monotonic() + reactor.close_timeout + 0.5
-                while reactor.socket_count() and time.monotonic() < close_deadline:
-                    time.sleep(0.02)
         elif wait > 0:
             logger.info('shutting down: every workflow instance finished')
+        for conn in remaining + ([own] if own is not None else []):
+            conn.close(1001, 'server shutting down')
+        if remaining and reactor is not None:
+            # Give the peers a moment to answer the close frames.
+            close_deadline = time.monotonic() + reactor.close_timeout + 0.5
+            while reactor.socket_count() and time.monotonic() < close_deadline:
+                time.sleep(0.02)
         if reactor is not None:
             reactor.shutdown()
         if self._reactor is not None:

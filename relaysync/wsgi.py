@@ -9,7 +9,9 @@ existing app::
 
 Requests for a registered path that ask for a WebSocket upgrade become workflow
 instances, and a plain HTTP request for such a path gets ``426 Upgrade
-Required``; everything else goes to the wrapped app unchanged.
+Required``; everything else goes to the wrapped app unchanged.  The server's
+health paths are the app's first: where the app answers 404 for one (or there
+is no app), the middleware answers with the server's health JSON instead.
 
 How a session runs: the WSGI request thread validates the upgrade, writes the
 ``101`` response, hands the socket to the process's relaysync I/O thread (the
@@ -25,10 +27,11 @@ Flask development server) -- those that expose the connection's socket in the
 environ.  Under gunicorn, capacity is workers × threads concurrent instances.
 """
 
+import json
 import logging
 import os
 import threading
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from . import handshake
 from .reactor import Channel, Reactor
@@ -52,11 +55,69 @@ def _request_from_environ(environ: Dict[str, Any]) -> handshake.Request:
 def _plain_response(start_response: Callable[..., Any], status: int, body: bytes,
                     content_type: str = 'text/plain; charset=utf-8',
                     headers: Optional[Dict[str, str]] = None) -> List[bytes]:
-    reason = handshake.http_response(status).split(b'\r\n', 1)[0].decode('latin-1')[9:]
     out = [('Content-Type', content_type), ('Content-Length', str(len(body)))]
     out.extend((headers or {}).items())
-    start_response(f'{status} {reason}', out)
+    start_response(f'{status} {handshake.reason(status)}', out)
     return [body]
+
+
+def _health_response(server: Any, start_response: Callable[..., Any]) -> List[bytes]:
+    status = 503 if server.stopping else 200
+    return _plain_response(start_response, status, json.dumps(server.health()).encode(),
+                           'application/json')
+
+
+class _Response:
+    """The app's response, started: its status is known, its body not yet sent.
+
+    Holds what the app wrote before its status line, and forwards ``close()``
+    as WSGI requires.
+    """
+
+    def __init__(self, result: Iterable[bytes], first: List[bytes],
+                 rest: Iterator[bytes]) -> None:
+        self._result = result
+        self._first = first
+        self._rest = rest
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._first
+        yield from self._rest
+
+    def close(self) -> None:
+        close = getattr(self._result, 'close', None)
+        if close is not None:
+            close()
+
+
+def _app_or_health(app: WSGIApp, server: Any, environ: Dict[str, Any],
+                   start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Run ``app`` for a health path; answer the health JSON if the app says 404."""
+    seen: Dict[str, Any] = {}
+
+    def capture(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
+        seen['args'] = (status, headers, exc_info)
+        return lambda data: seen.setdefault('written', []).append(data)
+
+    result = app(environ, capture)
+    first: List[bytes] = []
+    rest = iter(result)
+    try:
+        while 'args' not in seen:       # an app may start its response lazily
+            first.append(next(rest))
+    except StopIteration:
+        pass
+    except BaseException:
+        _Response(result, [], rest).close()
+        raise
+    status, headers, exc_info = seen.get('args', ('500 Internal Server Error', [], None))
+    if status.startswith('404'):
+        _Response(result, [], rest).close()
+        return _health_response(server, start_response)
+    write = start_response(status, headers, exc_info)
+    for data in seen.get('written', []):
+        write(data)
+    return _Response(result, first, rest)
 
 
 class WorkflowMiddleware:
@@ -83,13 +144,13 @@ class WorkflowMiddleware:
             return _plain_response(start_response, 426,
                                    b'this path accepts WebSocket connections only\n',
                                    headers={'Upgrade': 'websocket'})
+        health = request.method in ('GET', 'HEAD') and path in self.server.health_paths
         if self.app is not None:
+            if health:
+                return _app_or_health(self.app, self.server, environ, start_response)
             return self.app(environ, start_response)
-        if request.method in ('GET', 'HEAD') and path in self.server.health_paths:
-            import json
-            status = 503 if self.server.stopping else 200
-            return _plain_response(start_response, status,
-                                   json.dumps(self.server.health()).encode(), 'application/json')
+        if health:
+            return _health_response(self.server, start_response)
         return _plain_response(start_response, 404, f'no workflow at {request.path}\n'.encode())
 
     def _session(self, environ: Dict[str, Any], start_response: Callable[..., Any],
@@ -101,24 +162,23 @@ class WorkflowMiddleware:
                                    b'this WSGI server does not expose its sockets\n')
         try:
             key = handshake.check_upgrade(request)
-            if server.stopping:
-                raise handshake.HandshakeError(503, 'server is shutting down')
-            if server.at_capacity():
-                raise handshake.HandshakeError(503, 'too many connections', {'Retry-After': '5'})
+            reactor = server.embedded_reactor()
+            channel = Channel(reactor, sock, environ.get('REMOTE_ADDR'), adopted=True)
+            conn = server.admit(workflow, channel, path, own_worker=False)
         except handshake.HandshakeError as exc:
-            logger.info('refused an upgrade at %s: %d %s', path, exc.status, exc.message)
+            logger.info('refused an upgrade at %s: %d %s', handshake.escape(path), exc.status,
+                        handshake.escape(exc.message))
             return _plain_response(start_response, exc.status, (exc.message + '\n').encode(),
                                    headers=exc.headers)
+        channel.attach(conn)
         try:
             sock.sendall(handshake.upgrade_response(key))
         except OSError as exc:
-            logger.info('peer left during the upgrade at %s: %s', path, exc)
+            logger.info('peer left during the upgrade at %s: %s', handshake.escape(path), exc)
+            channel.abort(1006, 'peer left during the upgrade')
+            conn.run_worker()    # returns at once: the connection is closed
             raise ConnectionError('peer left during the upgrade') from None
-        reactor = server.embedded_reactor()
-        channel = Channel(reactor, sock, environ.get('REMOTE_ADDR'), adopted=True)
-        conn = server.new_connection(workflow, channel, path, own_worker=False)
-        channel.attach(conn)
-        reactor.call_soon(lambda: reactor.adopt(channel))
+        reactor.adopt_soon(channel)   # aborted instead if the I/O thread has stopped
         try:
             conn.run_worker()          # the handlers run here, on the request thread
         finally:
@@ -179,10 +239,7 @@ class EmbeddedIO:
         """
         with self._lock:
             if self._reactor is None or self._pid != os.getpid() or not self._running():
-                reactor = Reactor(server, max_message_size=server.max_message_size,
-                                  handshake_timeout=server.handshake_timeout,
-                                  ping_interval=server.ping_interval,
-                                  ping_timeout=server.ping_timeout)
+                reactor = server.make_reactor()
                 thread = threading.Thread(target=reactor.run, daemon=True,
                                           name='relaysync-io-embedded')
                 reactor.thread = thread

@@ -107,13 +107,23 @@ class RawClient:
         extra_headers: lines added to that upgrade request.
         ssl_context: wrap the socket in TLS first.
         timeout: the bound for connecting and for every read.
+        rcvbuf: a receive buffer size (``SO_RCVBUF``) set before connecting, for a
+            peer that reads slowly or never.
     """
 
     def __init__(self, port: int, path: Optional[str] = None, *,
                  extra_headers: str = '', ssl_context: Optional[ssl.SSLContext] = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = DEFAULT_TIMEOUT, rcvbuf: Optional[int] = None) -> None:
         self.timeout = timeout
-        sock = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            if rcvbuf is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(timeout)
+            sock.connect(('127.0.0.1', port))
+        except BaseException:
+            sock.close()
+            raise
         if ssl_context is not None:
             try:
                 sock = ssl_context.wrap_socket(sock, server_hostname='127.0.0.1')

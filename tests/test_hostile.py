@@ -94,6 +94,10 @@ FRAME_CASES = [
     ('control-frame-over-125', frame(OP_PING, b'p' * 126), 1002, 'payload len > 125'),
     ('fragmented-ping', frame(OP_PING, b'p', fin=False), 1002, 'fragment control frame'),
     ('length-msb-set', frame_header(OP_TEXT, 1 << 63) + KEY, 1002, 'non-zero MSB'),
+    ('non-minimal-16-bit-length', bytes((0x81, 0x80 | 126)) + struct.pack('!H', 2) + KEY
+     + bytes(a ^ b for a, b in zip(b'{}', KEY)), 1002, 'would have sufficed'),
+    ('non-minimal-64-bit-length', bytes((0x81, 0x80 | 127)) + struct.pack('!Q', 2) + KEY
+     + bytes(a ^ b for a, b in zip(b'{}', KEY)), 1002, 'would have sufficed'),
     ('declares-2**40-bytes', frame_header(OP_TEXT, 1 << 40) + KEY + b'{"_type"', 1009,
      'larger than max_message_size'),
     ('binary-declares-2**40-bytes', frame_header(OP_BINARY, 1 << 40) + KEY, 1009,
@@ -475,10 +479,13 @@ HTTP_CASES = [
     ('no-http-version', b'GET /wf\r\n\r\n', 400, 'malformed request line'),
     ('bad-header-line', b'GET /wf HTTP/1.1\r\nno colon here\r\n\r\n', 400,
      'malformed header line'),
-    ('absolute-form-target', b'GET http://x/wf HTTP/1.1\r\nHost: x\r\n\r\n', 400,
+    ('absolute-form-target-on-workflow-path', b'GET http://x/wf HTTP/1.1\r\nHost: x\r\n\r\n',
+     426, 'accepts WebSocket connections only'),
+    ('asterisk-target', b'OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n', 400,
      'request target must be a path'),
+    ('no-host-header', b'GET /health HTTP/1.1\r\n\r\n', 400, 'Missing mandatory Host'),
     ('endless-head', b'A' * 20000, 431, 'request head too large'),
-    ('too-many-headers', b'GET /wf HTTP/1.1\r\n' + b'X-A: b\r\n' * 150 + b'\r\n', 431,
+    ('too-many-headers', b'GET /wf HTTP/1.1\r\nHost: x\r\n' + b'X-A: b\r\n' * 150 + b'\r\n', 431,
      'too many headers'),
     ('http2-preface', b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 505, 'unsupported HTTP/2.0'),
     ('upgrade-unknown-path', upgrade_request('/nope'), 404, 'unknown path /nope'),
@@ -495,7 +502,7 @@ HTTP_CASES = [
      'accepts WebSocket connections only'),
     ('plain-get-unknown', b'GET /favicon.ico HTTP/1.1\r\nHost: x\r\n\r\n', 404,
      'no workflow at /favicon.ico'),
-    ('plain-post', b'POST /submit HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc', 405,
+    ('plain-post', b'POST /submit HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc', 405,
      'POST not allowed'),
     ('health-check', b'GET /health HTTP/1.1\r\nHost: x\r\n\r\n', 200, None),
 ]
@@ -515,7 +522,7 @@ def test_bad_http_gets_a_status_then_the_server_still_works(hostile, logs, reque
     session_works(hostile)
 
 
-def test_tls_client_hello_on_a_plaintext_port_times_out_silently(serve, logs):
+def test_tls_client_hello_on_a_plaintext_port_is_refused(serve, logs):
     served = make_hostile(serve, handshake_timeout=1)
     context = ssl.create_default_context()
     context.check_hostname = False
@@ -523,7 +530,7 @@ def test_tls_client_hello_on_a_plaintext_port_times_out_silently(serve, logs):
     with socket.create_connection(('127.0.0.1', served.port), timeout=BOUND) as sock:
         with pytest.raises((ssl.SSLError, OSError)):
             context.wrap_socket(sock, server_hostname='127.0.0.1')
-    wait_until(lambda: log_lines(logs, 'timed out after 1 s'), BOUND)
+    wait_until(lambda: log_lines(logs, '400 malformed request line'), BOUND)
     session_works(served)
 
 

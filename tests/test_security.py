@@ -329,7 +329,7 @@ def test_connection_cap_answers_503_and_keeps_serving(serve, logs):
             assert reply.startswith(b'HTTP/1.1 503 '), reply[:100]
             assert b'Retry-After: 5' in reply and b'too many connections' in reply
         assert threading.active_count() == threads_before  # refusals cost no thread
-        health = json.loads(http_exchange(served.port, b'GET /health HTTP/1.1\r\n\r\n')
+        health = json.loads(http_exchange(served.port, b'GET /health HTTP/1.1\r\nHost: x\r\n\r\n')
                             .partition(b'\r\n\r\n')[2])
         assert health['connections'] == 3
         refusals = [r for r in logs.records

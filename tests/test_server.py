@@ -167,7 +167,7 @@ def test_health_check(served, path):
     assert reply.status == 200
     assert reply.headers['content-type'] == 'application/json'
     assert reply.json() == {'status': 'ok', 'version': relaysync.__version__,
-                            'connections': 0}
+                            'connections': 0, 'stuck_handlers': 0}
     assert reply.headers['server'] == relaysync.VERSION
 
 
