@@ -76,10 +76,11 @@ class Transport(Protocol):
         """Start closing the connection."""
 
     def pause_reading(self) -> None:
-        """Stop reading from the peer until resume_reading()."""
+        """Stop reading from the peer until resume_reading().  Called under the
+        engine's lock, in order: it must not call back into the engine."""
 
     def resume_reading(self) -> None:
-        """Read from the peer again."""
+        """Read from the peer again (same rules as pause_reading)."""
 
 
 _local = threading.local()
@@ -247,10 +248,10 @@ class Connection:
                 key = (wait, request_id)
                 self._waiters[key] = pending
                 pending.keys.append(key)
-            # The answer may sit behind events not read yet: read again.
-            resume, self._reading_paused = self._reading_paused, False
-        if resume:
-            self.transport.resume_reading()
+            if self._reading_paused:
+                # The answer may sit behind events not read yet: read again.
+                self._reading_paused = False
+                self.transport.resume_reading()
         if wire_logger.isEnabledFor(logging.DEBUG):
             wire_logger.debug('[%s] send %s', self.id, redact(text))
         try:
@@ -470,6 +471,7 @@ class Connection:
                         queued_bytes > 2 * self.max_queued_bytes)
                 elif not self._reading_paused:
                     pause = self._reading_paused = True
+                    self.transport.pause_reading()
             if overflow:
                 self._queued -= 1
                 self._queued_bytes -= size
@@ -481,7 +483,6 @@ class Connection:
         if pause:
             logger.info('[%s] pausing reads: %d events (%d bytes) queued for the handlers',
                         self.id, count, queued_bytes)
-            self.transport.pause_reading()
         self._queue.put(item)
         if self._worker is None:
             with self._lock:
@@ -522,12 +523,10 @@ class Connection:
         with self._lock:
             self._queued -= 1
             self._queued_bytes -= size
-            resume = (self._reading_paused and self._queued <= self.max_queued_events // 2
-                      and self._queued_bytes <= self.max_queued_bytes // 2)
-            if resume:
+            if (self._reading_paused and self._queued <= self.max_queued_events // 2
+                    and self._queued_bytes <= self.max_queued_bytes // 2):
                 self._reading_paused = False
-        if resume:
-            self.transport.resume_reading()
+                self.transport.resume_reading()
 
     def _run_worker(self) -> None:
         get = self._queue.get

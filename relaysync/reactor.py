@@ -183,7 +183,11 @@ class Channel:
         self.room_waiters = 0
         self.queued = False           # in the reactor's dirty list
         self.want_write = False
-        self.paused = False           # reading paused by the engine (too many queued events)
+        # Reading paused by the engine (too many queued events): want_paused is its
+        # latest wish, set from any thread in the engine's order; paused is what the
+        # I/O thread has applied to the selector.
+        self.want_paused = False
+        self.paused = False
         self.mask = 0 if adopted else _READ   # events registered with the selector
         self.request_reader: Optional[handshake.RequestReader] = None
         self.inbuf = b''
@@ -316,17 +320,22 @@ class Channel:
     def pause_reading(self) -> None:
         """Stop reading from the peer until :meth:`resume_reading` (any thread).
 
-        TCP flow control then holds the peer back.  Keepalive is suspended
-        meanwhile: the silence is this side's doing.
+        No frame is parsed after the current one; TCP flow control then holds
+        the peer back.  Keepalive is suspended meanwhile: the silence is this
+        side's doing.  Only records the wish and wakes the I/O thread, so the
+        engine may call it under its own lock, in its own order.
         """
-        self.reactor.run_on_loop(self._set_paused, True)
+        self.want_paused = True
+        self.reactor.call_soon(self._apply_pause)
 
     def resume_reading(self) -> None:
         """Read from the peer again after :meth:`pause_reading` (any thread)."""
-        self.reactor.run_on_loop(self._set_paused, False)
+        self.want_paused = False
+        self.reactor.call_soon(self._apply_pause)
 
     # -------------------------------------------------------- I/O thread only
-    def _set_paused(self, paused: bool) -> None:
+    def _apply_pause(self) -> None:
+        paused = self.want_paused
         if self.paused == paused or self.state == DONE:
             return
         self.paused = paused
@@ -336,7 +345,7 @@ class Channel:
         self.update_interest()
         if not paused and self.state in (OPEN, CLOSING) and not self.failed:
             self._frames(b'')   # the frames received before the pause
-            if self.tls and not self.paused and self.sock.pending():
+            if self.tls and not self.want_paused and self.sock.pending():
                 self._read()    # bytes OpenSSL already decrypted never wake the selector
 
     def update_interest(self) -> None:
@@ -461,7 +470,7 @@ class Channel:
                 self._tls_handshake()
                 return
             self.flush()
-        if mask & _READ and self.state != DONE and not self.paused:
+        if mask & _READ and self.state != DONE and not self.want_paused:
             if self.state == TLS_HANDSHAKE:
                 self._tls_handshake()
             else:
@@ -510,7 +519,7 @@ class Channel:
                 pass                       # lingering close: discard until the peer's FIN
             elif self.state in (OPEN, CLOSING):
                 self._frames(data)
-            if self.state == DONE or self.paused or not self.tls or not sock.pending():
+            if self.state == DONE or self.want_paused or not self.tls or not sock.pending():
                 return
 
     def _http(self, data: bytes) -> None:
@@ -568,7 +577,7 @@ class Channel:
                         return
                     self._message(event.data, isinstance(event, BytesMessage))
                     self.size = 0
-                    if self.paused:
+                    if self.want_paused:
                         return
                     continue
                 self.parts.append(event.data)
@@ -580,7 +589,7 @@ class Channel:
                     parts, self.parts, self.size = self.parts, [], 0
                     joined = ''.join(parts) if isinstance(event, TextMessage) else b''.join(parts)
                     self._message(joined, isinstance(event, BytesMessage))
-                if self.paused:
+                if self.want_paused:
                     return    # the rest stays in wsproto's buffer until resume_reading()
             elif isinstance(event, Ping):
                 self._pong(ws.send(event.response()))
@@ -622,7 +631,7 @@ class Channel:
         pos = 0
         limit = self.limits.max_message_size
         receive = self.conn.receive_text
-        while self.state == OPEN and not self.paused:   # paused: the rest waits in inbuf
+        while self.state == OPEN and not self.want_paused:   # the rest waits in inbuf
             if n - pos < 2:
                 break
             b0 = buf[pos]
@@ -867,13 +876,6 @@ class Reactor:
             self._tasks.append(func)
         self._wake()
         return True
-
-    def run_on_loop(self, func: Callable[..., None], *args: Any) -> None:
-        """Run ``func(*args)`` now when called on the I/O thread, else soon on it."""
-        if threading.current_thread() is self.thread:
-            func(*args)
-        else:
-            self.call_soon(lambda: func(*args))
 
     def adopt_soon(self, channel: Channel) -> None:
         """Serve an already-upgraded socket (WSGI), from any thread.

@@ -136,3 +136,19 @@ def test_gc_pauses_are_reported_at_exit(start_server):
     stats = runner.read_gcstats(server.gc_file)
     assert stats is not None and stats['processes'] == 1
     assert stats['total_ms'] >= 0 and stats['max_ms'] <= stats['total_ms'] + 1e-9
+
+
+def test_hostile_bench_runs_and_reports_bounded_costs(tmp_path):
+    """``bench/hostile.py``: the flood scenario runs against a real server
+    process and reports the fields the README quotes."""
+    out = tmp_path / 'hostile.json'
+    proc = subprocess.run([sys.executable, os.path.join(BENCH, 'hostile.py'),
+                           '--scenarios', 'flood', '--json-out', str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (row,) = json.loads(out.read_text())
+    assert row['scenario'] == 'flood'
+    assert row['outcome'] == 'server stopped reading', row
+    assert row['threads_after'] == 2, row
+    for field in ('rss_before_mib', 'peak_growth_mib', 'retained_mib', 'events_sent'):
+        assert isinstance(row[field], (int, float)), row
