@@ -4,6 +4,9 @@
     python bench/hostile.py                    # every scenario, about a minute
     python bench/hostile.py --scenarios reader,flood --json-out hostile.json
 
+It needs the ``bench`` extra (``pip install -e '.[bench]'``): its raw
+WebSocket client is the test suite's (``tests/rawws.py``).
+
 The server runs as its own process (``--serve``), so its RSS, threads and file
 descriptors are read from ``/proc/PID`` with nothing of the client's in them.
 Each scenario reports the server's RSS before it, the peak while it ran
@@ -13,7 +16,7 @@ reader
     A peer that never reads (a 4 KiB receive buffer), but sends a legal
     unsolicited pong every 0.5 s, while its workflow sends 150 requests of
     1 MB, each with a 0.05 s timeout.  Also reports whether and when the
-    server dropped the peer (its ``ping_timeout`` is 5 s here).
+    server dropped the peer.
 flood
     The workflow's handler is busy (it sleeps, no call pending) while the peer
     sends 400 ``timer_fired`` events of 500 KB as fast as the server reads them.
@@ -27,7 +30,9 @@ open
     2,000 open instances, each handler blocked in a call the peer never
     answers: RSS per instance.
 
-Everything is on 127.0.0.1, every socket has a timeout and every loop is
+The server runs with the default limits except ``ping_timeout=5`` (so the
+reader scenario ends in seconds) and ``max_connections=4096``.  Everything is
+on 127.0.0.1, every socket has a timeout and every loop is
 bounded.  Numbers are printed, never asserted: they belong in the README's
 reliability section, not in tests.
 """
@@ -87,7 +92,7 @@ def serve() -> None:
             time.sleep(float(trigger['args']['busy']))
 
     @busy.on_timer_fired
-    def fired(relay: Any) -> None:
+    def fired(relay: Any, name: str) -> None:
         pass
 
     echo = relaysync.Workflow('echo')
@@ -133,9 +138,12 @@ class PeakRss(threading.Thread):
     def run(self) -> None:
         while not self._done.wait(0.02):
             try:
-                self.peak = max(self.peak, process_stats(self.pid)['rss_kib'])
+                rss = process_stats(self.pid).get('rss_kib')
             except OSError:
                 return
+            if rss is None:      # the process is exiting
+                return
+            self.peak = max(self.peak, rss)
 
     def stop(self) -> int:
         self._done.set()

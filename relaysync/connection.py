@@ -183,6 +183,8 @@ class Connection:
         self._queued = 0              # events queued for the worker, and their bytes
         self._queued_bytes = 0
         self._reading_paused = False
+        #: Who connected (address, and forwarded-for behind a proxy), for log lines.
+        self.client = ''
         #: When the connection closed (``time.monotonic()``), else None.
         self.closed_at: Optional[float] = None
         #: The thread running this instance's handlers, once one has started.
@@ -477,7 +479,10 @@ class Connection:
                 self._queued_bytes -= size
         if overflow:
             logger.warning('[%s] closing with 1008: %d events (%d bytes) queued while a handler '
-                           'waits for a response', self.id, count - 1, queued_bytes - size)
+                           'waits for a response (twice max_queued_events=%d or '
+                           'max_queued_bytes=%d); peer %s', self.id, count - 1,
+                           queued_bytes - size, self.max_queued_events, self.max_queued_bytes,
+                           self.client or '?')
             self.transport.close(1008, 'too many unhandled events')
             return
         if pause:

@@ -14,7 +14,7 @@ import base64
 import binascii
 import hashlib
 import json
-from typing import Dict, NamedTuple, Optional, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
 import h11
@@ -51,13 +51,39 @@ def escape(text: str, limit: int = 200) -> str:
 
 
 class HandshakeError(Exception):
-    """The request cannot be served; ``status`` is the HTTP status to answer."""
+    """The request cannot be served; ``status`` is the HTTP status to answer.
 
-    def __init__(self, status: int, message: str, headers: Optional[Dict[str, str]] = None):
+    ``logged`` is True when the refusal was already logged where it was decided.
+    """
+
+    def __init__(self, status: int, message: str, headers: Optional[Dict[str, str]] = None,
+                 logged: bool = False):
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.logged = logged
+
+
+def describe_client(peer: Any, headers: Dict[str, str]) -> str:
+    """Who connected, for log lines: the peer address and, behind a proxy, the
+    forwarded-for header (escaped).
+
+    Args:
+        peer: the socket's peer address (a ``(host, port)`` tuple) or a string.
+        headers: the request headers (lower-case names).
+
+    Returns:
+        E.g. ``'10.0.0.5:51234 (forwarded for 203.0.113.7)'``.
+    """
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        text = f'{peer[0]}:{peer[1]}'
+    else:
+        text = str(peer)
+    forwarded = headers.get('x-forwarded-for') or headers.get('forwarded')
+    if forwarded:
+        text += f' (forwarded for {escape(forwarded, 100)})'
+    return text
 
 
 class Request(NamedTuple):
@@ -92,6 +118,9 @@ class RequestReader:
             HandshakeError: the request is refused; its ``status`` says why.
         """
         conn = self._h11
+        if not self._fed and data[:1] == b'\x16':   # a TLS handshake record
+            raise HandshakeError(400, 'malformed request line (it looks like TLS: a wss:// '
+                                      'client on a plaintext port?)')
         self._fed += len(data)
         conn.receive_data(data)
         try:

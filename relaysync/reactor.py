@@ -533,7 +533,9 @@ class Channel:
             request, rest = parsed
             self.reactor.on_request(self, request, rest)
         except handshake.HandshakeError as exc:
-            logger.info('refused %s: %d %s', self.peer, exc.status, handshake.escape(exc.message))
+            if not exc.logged:
+                logger.info('refused %s: %d %s', self.peer, exc.status,
+                            handshake.escape(exc.message))
             self.write_raw(handshake.error_response(exc), then_finish=True)
 
     def upgrade(self, key: str, conn: Any, rest: bytes) -> None:
@@ -789,8 +791,10 @@ class Channel:
                 self.finish()
         elif state == OPEN:
             if self.out_bytes and now - self.last_write > limits.ping_timeout:
-                logger.warning('[%s] dropping the peer: it took no data for %g s with %d bytes '
-                               'queued for it', self.name, limits.ping_timeout, self.out_bytes)
+                logger.warning('[%s] dropping the peer %s: it took no data for %g s with %d '
+                               'bytes queued for it (ping_timeout)', self.name,
+                               getattr(self.conn, 'client', '') or self.peer,
+                               limits.ping_timeout, self.out_bytes)
                 self.abort(1006, 'the peer stopped reading', reset=True)
             elif self.paused or not limits.ping_interval:
                 return

@@ -92,6 +92,30 @@ def _number(name: str, value: Any, minimum: float = 0, allow_none: bool = False)
     return value
 
 
+class _Throttled:
+    """A WARNING at most once per ``interval`` seconds; the rest are counted
+    and the count is added to the next one (a flood of refusals stays readable)."""
+
+    def __init__(self, interval: float = 10.0) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._next = 0.0
+        self._suppressed = 0
+
+    def warn(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next:
+                self._suppressed += 1
+                return
+            suppressed, self._suppressed = self._suppressed, 0
+            self._next = now + self.interval
+        if suppressed:
+            message += ' (and %d more like it in the last %g s)'
+            args += (suppressed, self.interval)
+        logger.warning(message, *args)
+
+
 def _stack_of(thread: Optional[threading.Thread]) -> str:
     frame = sys._current_frames().get(thread.ident) if thread and thread.ident else None
     return ''.join(traceback.format_stack(frame)) if frame is not None else '(no stack)\n'
@@ -204,7 +228,11 @@ class Server:
         self.handshake_timeout = _number('handshake_timeout', handshake_timeout)
         self.ping_interval = _number('ping_interval', ping_interval, allow_none=True)
         self.ping_timeout = _number('ping_timeout', ping_timeout)
-        self.drain_timeout = _number('drain_timeout', drain_timeout, minimum=-1)
+        if isinstance(drain_timeout, bool) or not isinstance(drain_timeout, (int, float)) \
+                or drain_timeout < 0:
+            raise ServerException(f'drain_timeout must be a number of seconds, 0 or more, '
+                                  f'got {drain_timeout!r}')
+        self.drain_timeout = drain_timeout
         self.max_send_buffer = int(_number('max_send_buffer', max_send_buffer))
         self.max_queued_events = int(_number('max_queued_events', max_queued_events))
         self.max_queued_bytes = int(_number('max_queued_bytes', max_queued_bytes))
@@ -230,6 +258,8 @@ class Server:
         self._stop_done = threading.Event()     # the first stop() has finished
         self._embedded: Any = None   # relaysync.wsgi.EmbeddedIO, once embedded
         self._error_listeners: List[Callable[[Connection, str, BaseException], None]] = []
+        self._refusals = _Throttled()
+        self._restore_signals: Callable[[], None] = lambda: None
         self.port: int = self._requested_port
 
     # ------------------------------------------------------------ set-up
@@ -304,33 +334,35 @@ class Server:
         """True once :meth:`stop` has begun: new instances are refused."""
         return self._stopping
 
-    def admit(self, workflow: Any, transport: Any, path: str,
-              own_worker: bool = True) -> Connection:
+    def _admit(self, workflow: Any, transport: Any, path: str, client: str = '',
+               own_worker: bool = True, limit: Optional[int] = None) -> Connection:
         """Create and track the engine of a new instance, unless the server is
         stopping or full (checked and registered in one atomic step).
 
-        Used by the transports (the standalone server, WSGI embedding); an
-        application does not call it.
+        Used by the transports (the standalone server, WSGI embedding).
 
         Args:
             workflow: the workflow to run.
             transport: the connection's transport (see ``relaysync.connection.Transport``).
             path: the request path.
+            client: who connected, for the log (see ``handshake.describe_client``).
             own_worker: True starts a worker thread for the handlers; False
                 leaves it to the caller (the WSGI request thread).
+            limit: a lower cap than ``max_connections`` (a WSGI host's threads).
 
         Returns:
             The new ``relaysync.connection.Connection``.
 
         Raises:
             relaysync.handshake.HandshakeError: 503, the server is stopping or
-                ``max_connections`` instances are running.
+                full.
         """
+        cap = self.max_connections if limit is None else min(limit, self.max_connections)
         with self._lock:
             if self._stopping:
                 raise handshake.HandshakeError(503, 'server is shutting down')
             running = len(self._connections)
-            full = running >= self.max_connections
+            full = running >= cap
             if not full:
                 self._counter += 1
                 conn_id = f'c{self._counter}'
@@ -342,10 +374,13 @@ class Server:
                                   max_queued_bytes=self.max_queued_bytes)
                 self._connections[conn_id] = conn
         if full:
-            logger.warning('refused a connection to %s: %d connections (max_connections)',
-                           handshake.escape(path), running)
-            raise handshake.HandshakeError(503, 'too many connections', {'Retry-After': '5'})
-        logger.debug('[%s] connected at %s', conn_id, handshake.escape(path))
+            what = 'max_connections' if cap == self.max_connections else 'the WSGI host\'s threads'
+            self._refusals.warn('refused a connection to %s: %d connections (%s)',
+                                handshake.escape(path), running, what)
+            raise handshake.HandshakeError(503, 'too many connections', {'Retry-After': '5'},
+                                           logged=True)
+        conn.client = client
+        logger.info('[%s] connected at %s from %s', conn_id, handshake.escape(path), client)
         return conn
 
     def add_error_listener(self,
@@ -416,7 +451,7 @@ class Server:
                            self.stuck_handler_timeout, handshake.escape(conn.path),
                            _stack_of(conn.worker_thread).rstrip())
 
-    def make_reactor(self, ssl_context: Optional[ssl.SSLContext] = None) -> Reactor:
+    def _make_reactor(self, ssl_context: Optional[ssl.SSLContext] = None) -> Reactor:
         """A new I/O loop with this server's limits and request handler.
 
         Used for the standalone server and for sockets adopted from a WSGI host.
@@ -427,10 +462,10 @@ class Server:
         Returns:
             The ``relaysync.reactor.Reactor`` (not running yet).
         """
-        return Reactor(self._io_limits, self.handle_http, on_tick=self._housekeeping,
+        return Reactor(self._io_limits, self._handle_http, on_tick=self._housekeeping,
                        ssl_context=ssl_context)
 
-    def embedded_reactor(self) -> Reactor:
+    def _embedded_reactor(self) -> Reactor:
         """The I/O thread serving this server's sockets adopted from a WSGI host.
 
         Started on first use in each process (so after gunicorn forks).  Used by
@@ -487,7 +522,7 @@ class Server:
         return {'status': 'stopping' if self._stopping else 'ok', 'version': __version__,
                 'connections': self.total_connections(), 'stuck_handlers': len(self._stuck)}
 
-    def handle_http(self, channel: Channel, request: handshake.Request, rest: bytes) -> None:
+    def _handle_http(self, channel: Channel, request: handshake.Request, rest: bytes) -> None:
         """Answer one parsed HTTP request (called on the I/O thread).
 
         Health checks get JSON, WebSocket upgrades on registered paths become
@@ -520,9 +555,10 @@ class Server:
         key = handshake.check_upgrade(request)
         workflow = self._workflows.get(path)
         if workflow is None:
-            logger.warning('refused a connection to unknown path %s', handshake.escape(request.path))
-            raise handshake.HandshakeError(404, f'no workflow at {request.path}')
-        channel.upgrade(key, self.admit(workflow, channel, path), rest)
+            logger.info('refused a connection to unknown path %s', handshake.escape(request.path))
+            raise handshake.HandshakeError(404, f'no workflow at {request.path}', logged=True)
+        client = handshake.describe_client(channel.peer, request.headers)
+        channel.upgrade(key, self._admit(workflow, channel, path, client), rest)
 
     # ------------------------------------------------------------ running
     def _bind(self) -> socket.socket:
@@ -550,7 +586,7 @@ class Server:
             if self._reactor is not None:
                 raise ServerException('server already started')
             sock = self._bind()    # first: a port in use leaves no reactor behind
-            reactor = self.make_reactor(self.ssl_context)
+            reactor = self._make_reactor(self.ssl_context)
             self.port = sock.getsockname()[1]
             reactor.add_listener(sock)
             self._reactor = reactor
@@ -586,16 +622,27 @@ class Server:
         try:
             self._serve(reactor)
         except KeyboardInterrupt:
+            running = len(self._connections)
+            if running:
+                logger.warning('interrupted: closed %d running workflow instance(s) with 1001',
+                               running)
             logger.info('interrupted: server stopped')
         finally:
             restore()
 
-    def start_in_background(self) -> 'Server':
+    def start_in_background(self, handle_sigterm: bool = True) -> 'Server':
         """Listen, then serve on a daemon thread; returns once listening.
 
         Read the bound port from :attr:`port` (useful with port 0) and end with
         :meth:`stop`.  The server is also a context manager whose exit stops it
         without draining: ``with Server('127.0.0.1', 0).start_in_background() as s: ...``.
+
+        Args:
+            handle_sigterm: when called on the main thread and SIGTERM still has
+                its default action, SIGTERM drains the server (see :meth:`stop`)
+                and then ends the program as SIGTERM would have (``SystemExit``
+                with status 143, raised in the main thread).  False leaves
+                SIGTERM alone.
 
         Returns:
             The server itself.
@@ -610,22 +657,46 @@ class Server:
         reactor.thread = thread
         thread.start()
         self._started.wait(5)
+        if handle_sigterm:
+            self._restore_signals = self._install_signal_handlers(then_exit=True)
         return self
 
-    def _install_signal_handlers(self) -> Any:
+    def _install_signal_handlers(self, then_exit: bool = False) -> Callable[[], None]:
+        """Make SIGTERM drain (main thread only); returns what restores the old handler.
+
+        ``then_exit`` (for :meth:`start_in_background`): only replaces the default
+        action, and once drained raises ``SystemExit(143)`` in the main thread.
+        """
         if threading.current_thread() is not threading.main_thread():
             return lambda: None
         previous = signal.getsignal(signal.SIGTERM)
+        if then_exit and previous is not signal.SIG_DFL:
+            return lambda: None   # the application handles SIGTERM itself
+
+        def drain_then_exit() -> None:
+            self.stop()
+            os.kill(os.getpid(), signal.SIGTERM)   # back in on_sigterm, drained
 
         def on_sigterm(signum: int, frame: Any) -> None:
+            if then_exit and self._stop_done.is_set():
+                raise SystemExit(128 + signum)
+            if self._stopping:
+                logger.info('SIGTERM: already stopping')
+                return
             logger.info('SIGTERM: draining for up to %g s', self.drain_timeout)
-            threading.Thread(target=self.stop, daemon=True, name='relaysync-stop').start()
+            threading.Thread(target=drain_then_exit if then_exit else self.stop, daemon=True,
+                             name='relaysync-stop').start()
 
         try:
             signal.signal(signal.SIGTERM, on_sigterm)
         except ValueError:  # pragma: no cover - not the main interpreter
             return lambda: None
-        return lambda: signal.signal(signal.SIGTERM, previous)
+
+        def restore() -> None:
+            if (threading.current_thread() is threading.main_thread()
+                    and signal.getsignal(signal.SIGTERM) is on_sigterm):
+                signal.signal(signal.SIGTERM, previous)
+        return restore
 
     def stop(self, drain_timeout: Optional[float] = None) -> None:
         """Stop gracefully.
@@ -652,6 +723,7 @@ class Server:
             self._stop(self.drain_timeout if drain_timeout is None else drain_timeout)
         finally:
             self._stop_done.set()
+            self._restore_signals()   # effective when called on the main thread
 
     def _stop(self, wait: float) -> None:
         reactor = self._reactor
@@ -663,6 +735,7 @@ class Server:
         def running() -> List[Connection]:
             return [c for c in list(self._connections.values()) if c is not own]
 
+        had_instances = bool(running())
         # While draining, the listener stays open: upgrades get 503 and the
         # health check reports "stopping" (503), so load balancers move on.
         deadline = time.monotonic() + max(0.0, wait)
@@ -674,7 +747,7 @@ class Server:
         if remaining:
             logger.warning('shutting down: closing %d running workflow instance(s) with 1001',
                            len(remaining))
-        elif wait > 0:
+        elif wait > 0 and had_instances:
             logger.info('shutting down: every workflow instance finished')
         for conn in remaining + ([own] if own is not None else []):
             conn.close(1001, 'server shutting down')

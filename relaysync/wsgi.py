@@ -22,9 +22,11 @@ the socket is shut down and the WSGI call ends by raising the exception the host
 treats as "client gone" (``StopIteration`` for gunicorn, ``ConnectionError``
 for Werkzeug), so no HTTP bytes are ever written onto the WebSocket.
 
-Supported hosts: gunicorn's ``sync`` and ``gthread`` workers and Werkzeug (the
-Flask development server) -- those that expose the connection's socket in the
-environ.  Under gunicorn, capacity is workers × threads concurrent instances.
+Supported hosts: gunicorn's ``gthread`` workers and Werkzeug (the Flask
+development server) -- those that expose the connection's socket in the
+environ.  Under gunicorn, capacity is workers × threads concurrent instances,
+less the threads kept free for the app and health checks (see
+:func:`configure_host`, which :mod:`relaysync.gunicorn_conf` calls).
 """
 
 import json
@@ -40,6 +42,39 @@ logger = logging.getLogger('relaysync.wsgi')
 
 WSGIApp = Callable[[Dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 """The type of a WSGI application: ``app(environ, start_response)``."""
+
+_host: Dict[str, Optional[float]] = {'threads': None, 'graceful_timeout': None}
+
+
+def configure_host(threads: Optional[int] = None,
+                   graceful_timeout: Optional[float] = None) -> None:
+    """Tell relaysync about this process's WSGI host (gunicorn: done by
+    :func:`relaysync.gunicorn_conf.post_worker_init`).
+
+    Args:
+        threads: the host's request threads in this process.  Each instance
+            holds one for its whole life, so instances beyond ``threads`` less
+            a reserve of ``max(1, threads // 10)`` get ``503``: the app and the
+            health checks always have a thread.  None: no limit but
+            ``max_connections``.
+        graceful_timeout: the seconds the host gives this process to exit
+            after SIGTERM.  A server whose ``drain_timeout`` plus the closing
+            handshake does not fit is warned about when it first serves here.
+    """
+    _host['threads'] = threads
+    _host['graceful_timeout'] = graceful_timeout
+
+
+def host_instance_limit() -> Optional[int]:
+    """The most instances this process's WSGI host can run (see :func:`configure_host`).
+
+    Returns:
+        The limit, or None when the host's threads are not known.
+    """
+    threads = _host['threads']
+    if not threads:
+        return None
+    return max(1, int(threads) - max(1, int(threads) // 10))
 
 
 def _request_from_environ(environ: Dict[str, Any]) -> handshake.Request:
@@ -162,12 +197,17 @@ class WorkflowMiddleware:
                                    b'this WSGI server does not expose its sockets\n')
         try:
             key = handshake.check_upgrade(request)
-            reactor = server.embedded_reactor()
+            reactor = server._embedded_reactor()
             channel = Channel(reactor, sock, environ.get('REMOTE_ADDR'), adopted=True)
-            conn = server.admit(workflow, channel, path, own_worker=False)
+            client = handshake.describe_client(
+                f"{environ.get('REMOTE_ADDR', '?')}:{environ.get('REMOTE_PORT', '?')}",
+                request.headers)
+            conn = server._admit(workflow, channel, path, client, own_worker=False,
+                                 limit=host_instance_limit())
         except handshake.HandshakeError as exc:
-            logger.info('refused an upgrade at %s: %d %s', handshake.escape(path), exc.status,
-                        handshake.escape(exc.message))
+            if not exc.logged:
+                logger.info('refused an upgrade at %s: %d %s', handshake.escape(path), exc.status,
+                            handshake.escape(exc.message))
             return _plain_response(start_response, exc.status, (exc.message + '\n').encode(),
                                    headers=exc.headers)
         channel.attach(conn)
@@ -239,7 +279,14 @@ class EmbeddedIO:
         """
         with self._lock:
             if self._reactor is None or self._pid != os.getpid() or not self._running():
-                reactor = server.make_reactor()
+                graceful = _host['graceful_timeout']
+                budget = server.drain_timeout + server._io_limits.close_timeout + 1.0
+                if graceful is not None and budget >= graceful:
+                    logger.warning('drain_timeout (%g s) plus the closing handshake does not fit '
+                                   'in the host\'s graceful timeout (%g s): instances still '
+                                   'running at shutdown will be cut off without a close frame',
+                                   server.drain_timeout, graceful)
+                reactor = server._make_reactor()
                 thread = threading.Thread(target=reactor.run, daemon=True,
                                           name='relaysync-io-embedded')
                 reactor.thread = thread

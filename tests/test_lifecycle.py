@@ -241,6 +241,20 @@ def test_request_text_in_log_lines_is_escaped(serve, logs):
     assert lines == ['refused a connection to unknown path /nope\\\\x0aFAKE'], lines
 
 
+def test_each_connection_is_logged_once_with_its_client(serve, logs):
+    served = serve()
+    forged = 'X-Forwarded-For: 203.0.113.7\\x0aFAKE\r\n'
+    with RawClient(served.port, '/wf', extra_headers=forged) as client:
+        assert client.status == 101
+        wait_until(lambda: served.server.total_connections() == 1)
+        port = client.sock.getsockname()[1]
+    line = [r for r in logs.records if 'connected at' in r.getMessage()]
+    assert [r.getMessage() for r in line] == [
+        f'[c1] connected at /wf from 127.0.0.1:{port} '
+        f'(forwarded for 203.0.113.7\\\\x0aFAKE)']
+    assert line[0].levelno == logging.INFO
+
+
 # ==================================================================== WSGI
 class WsgiHost:
     """Werkzeug's threaded development server on 127.0.0.1, in a thread."""

@@ -159,14 +159,16 @@ def write_app(tmp_path, drain: float = 10.0) -> str:
     return str(tmp_path)
 
 
-def start_gunicorn(cwd: str, port: int, workers: int = 2, threads: int = 110) -> Proc:
+def start_gunicorn(cwd: str, port: int, workers: int = 2, threads: int = 150,
+                   *extra: str) -> Proc:
     return Proc([GUNICORN, '-c', 'python:relaysync.gunicorn_conf', '--workers', str(workers),
                  '--threads', str(threads), '--bind', f'127.0.0.1:{port}',
-                 '--graceful-timeout', '20', 'wfapp:app'], port, cwd)
+                 '--graceful-timeout', '20', *extra, 'wfapp:app'], port, cwd)
 
 
 @pytest.mark.skipif(not os.path.exists(GUNICORN), reason='gunicorn is not installed')
 def test_gunicorn_two_workers_run_200_instances_none_lost(tmp_path):
+    # 150 threads a worker, 15 of them kept free: room for 270 instances.
     port = free_port()
     cwd = write_app(tmp_path)
     server = start_gunicorn(cwd, port)
@@ -360,3 +362,77 @@ def test_while_draining_health_and_upgrades_answer_503(serve):
     assert not stopper.is_alive()
     with pytest.raises(OSError):
         socket.create_connection(('127.0.0.1', served.port), timeout=1).close()
+
+
+# ------------------------------------------------- gunicorn: sizing and warnings
+@pytest.mark.skipif(not os.path.exists(GUNICORN), reason='gunicorn is not installed')
+def test_gunicorn_keeps_a_thread_for_health_checks_when_instances_fill_it(tmp_path):
+    port = free_port()
+    server = start_gunicorn(write_app(tmp_path), port, 1, 4)   # 4 threads: 3 instances
+    peers = []
+    try:
+        peers = [hold_instance(port, '/hellopath', i) for i in range(3)]
+        with pytest.raises(HandshakeRejected) as refused:
+            RelayPeer(f'ws://127.0.0.1:{port}/hellopath', handshake_timeout=5).close()
+        assert refused.value.status == 503
+        health = http_request(port, 'GET', '/health')
+        assert health.status == 200 and health.json()['connections'] == 3
+        for peer in peers:
+            finish_instance(peer)
+        assert server.terminate_and_wait(30) == 0
+    finally:
+        for peer in peers:
+            peer.close()
+        server.kill()
+    assert "the WSGI host's threads" in server.output
+
+
+@pytest.mark.skipif(not os.path.exists(GUNICORN), reason='gunicorn is not installed')
+def test_gunicorn_sync_worker_and_a_drain_too_long_are_warned_about(tmp_path):
+    port = free_port()
+    server = start_gunicorn(write_app(tmp_path, drain=25), port, 1, 1, '--worker-class', 'sync')
+    try:
+        wait_until(lambda: 'runs one request at a time' in server.output)
+        run_hello(port, '/hellopath', 0)
+        wait_until(lambda: 'does not fit in the host\'s graceful timeout (20 s)'
+                   in server.output)
+    finally:
+        server.kill()
+
+
+BACKGROUND = '''
+import os, logging, time, relaysync
+server = relaysync.Server('127.0.0.1', os.environ['PORT'], drain_timeout=10)
+wf = relaysync.Workflow('hold')
+server.register(wf, '/hold')
+TEXT = 'hold on'
+''' + HELLO_HANDLERS + '''
+logging.basicConfig(level=logging.INFO)
+server.start_in_background()
+try:
+    for _ in range(600):              # the program's own work
+        time.sleep(0.1)
+finally:
+    print('main program unwound', flush=True)
+'''
+
+
+def test_start_in_background_drains_on_sigterm_then_exits(tmp_path):
+    (tmp_path / 'bg.py').write_text(textwrap.dedent(BACKGROUND))
+    port = free_port()
+    server = Proc([sys.executable, 'bg.py'], port, str(tmp_path))
+    peer = None
+    try:
+        peer = hold_instance(port, '/hold', 0)
+        server.proc.send_signal(signal.SIGTERM)
+        wait_until(lambda: 'SIGTERM: draining' in server.output)
+        assert server.proc.poll() is None            # still draining
+        finish_instance(peer)                        # the instance completes
+        assert server.proc.wait(15) == 143
+        assert 'main program unwound' in server.output
+        assert 'every workflow instance finished' in server.output
+    finally:
+        if peer is not None:
+            peer.close()
+        server.kill()
+

@@ -49,11 +49,26 @@ def test_unknown_keyword_argument():
         relaysync.Server('127.0.0.1', 0, no_such_option=1)
 
 
-@pytest.mark.parametrize('kwargs', [{'max_message_size': 0}, {'ping_interval': -1},
-                                    {'timeouts': 5}, {'handshake_timeout': 'x'}])
-def test_bad_option_values(kwargs):
-    with pytest.raises(ServerException):
+@pytest.mark.parametrize('kwargs,message', [
+    ({'max_message_size': 0}, 'max_message_size must be a number greater than 0, got 0'),
+    ({'ping_interval': -1}, 'ping_interval must be'),
+    ({'timeouts': 5}, 'timeouts must be a relaysync.Timeouts'),
+    ({'handshake_timeout': 'x'}, 'handshake_timeout must be'),
+    ({'drain_timeout': -1}, 'drain_timeout must be a number of seconds, 0 or more, got -1'),
+    ({'max_send_buffer': 0}, 'max_send_buffer must be'),
+    ({'max_queued_events': True}, 'max_queued_events must be'),
+    ({'max_queued_bytes': -5}, 'max_queued_bytes must be'),
+    ({'stuck_handler_timeout': 0}, 'stuck_handler_timeout must be'),
+    ({'health_paths': '/health'}, 'health_paths must be a sequence'),
+])
+def test_bad_option_values(kwargs, message):
+    with pytest.raises(ServerException) as raised:
         relaysync.Server('127.0.0.1', 0, **kwargs)
+    assert message in str(raised.value)
+
+
+def test_drain_timeout_zero_is_allowed():
+    assert relaysync.Server('127.0.0.1', 0, drain_timeout=0).drain_timeout == 0
 
 
 def test_register_twice_raises():
