@@ -242,7 +242,7 @@ class Server:
         key = handshake.normalize_path(path)
         with self._lock:
             if key in self._workflows:
-                raise ServerException(f'a workflow is already registered at {key}')
+                raise ServerException(f'a workflow is already registered at path {key}')
             self._workflows[key] = workflow
 
     def workflow_for(self, path: str) -> Optional[Any]:
