@@ -179,7 +179,8 @@ class Workflow:
         if not isinstance(event, str):
             raise ValueError(f'on(): the event name must be a string, got {event!r}')
         name = event_name(event) or event
-        if not name or not name.replace('_', 'a').isalnum() or not name.isascii():
+        if (not name or not name.replace('_', 'a').isalnum() or not name.isascii()
+                or name.startswith('wf_api_')):
             raise ValueError(f'on(): {event!r} is not an event name such as \'position\' '
                              f'(for wf_api_position_event)')
 
