@@ -18,27 +18,32 @@ runs unchanged.  Helpers that send nothing (``make_target_uris``,
 
 Because an action has finished by the time it returns, awaiting it only hands
 over the result: ``asyncio.wait_for`` cannot cut an action short (use the
-:class:`~relaysync.Timeouts`), and ``asyncio.gather`` of several actions runs
-them one after the other.  Tasks a handler starts and does not await are
+:class:`~relaysync.Timeouts`), and ``asyncio.gather`` (or ``create_task``) of
+several actions runs them one after the other.  Tasks a handler starts and does not await are
 cancelled when it returns, with a WARNING: the instance runs one handler at a
 time, so nothing would run them.  Deleting ``async`` and ``await`` remains the
 simplest port.
 """
 
 import asyncio
+import collections.abc
 import functools
 import inspect
 import logging
-from typing import Any, Callable, Generator, Optional, Sequence
+from typing import Any, Callable, Generator, NoReturn, Optional, Sequence
 
 logger = logging.getLogger('relaysync.connection')
 
 
-class Done:
-    """An awaitable that is already complete: what :class:`AsyncRelay` actions return.
+class Done(collections.abc.Coroutine):
+    """A coroutine that is already complete: what :class:`AsyncRelay` actions return.
+
+    ``await`` gives back the value at once; ``asyncio.create_task``,
+    ``ensure_future``, ``gather`` and ``wait_for`` accept it like any coroutine.
+    It never warns when left un-awaited: the action has run either way.
 
     Args:
-        value: the action's result; ``await`` gives it back.
+        value: the action's result.
 
     Attributes:
         value: the result.
@@ -52,6 +57,41 @@ class Done:
     def __await__(self) -> Generator[Any, None, Any]:
         return self.value
         yield  # pragma: no cover - makes __await__ a generator
+
+    def send(self, value: Any) -> NoReturn:
+        """Finish at once: raise ``StopIteration`` carrying the result.
+
+        Args:
+            value: ignored (what the awaiting code sends in).
+
+        Returns:
+            Never: it always raises.
+
+        Raises:
+            StopIteration: always, with :attr:`value`.
+        """
+        raise StopIteration(self.value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> NoReturn:
+        """Raise the exception thrown in (nothing is suspended to receive it).
+
+        Args:
+            typ: an exception, or its type.
+            val: the exception value, with a type.
+            tb: a traceback for it.
+
+        Returns:
+            Never: it always raises.
+
+        Raises:
+            BaseException: the exception given.
+        """
+        if val is None:
+            raise typ
+        raise val.with_traceback(tb)
+
+    def close(self) -> None:
+        """Nothing to close: the action has finished."""
 
     def __repr__(self) -> str:
         return f'<Done {self.value!r}>'
@@ -165,6 +205,8 @@ class HandlerRunner:
         try:
             return loop.run_until_complete(_await(awaitable))
         finally:
+            # Let tasks that are ready finish (a create_task of an action, say).
+            loop.run_until_complete(asyncio.sleep(0))
             left = [t for t in asyncio.all_tasks(loop) if not t.done()]
             if left:
                 logger.warning('[%s] %s handler returned with %d task(s) still running; '

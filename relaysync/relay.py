@@ -33,6 +33,15 @@ from .exceptions import WorkflowException
 from .timeouts import Timeouts
 
 logger = logging.getLogger('relaysync.relay')
+#: Where ``relay.logger`` writes: the workflow's own lines.
+workflow_logger = logging.getLogger('relaysync.workflow')
+
+
+class _InstanceLogger(logging.LoggerAdapter):
+    """Prefixes each line with the connection id, as relay-py's per-instance logger."""
+
+    def process(self, msg: Any, kwargs: Any) -> Any:
+        return f'[{self.extra["id"]}] {msg}', kwargs
 
 Target = Union[str, List[str], Dict[str, List[str]]]
 T = TypeVar('T')
@@ -114,11 +123,16 @@ class Relay:
         connection: the engine :class:`~relaysync.connection.Connection`.
         workflow: the :class:`~relaysync.Workflow` being run.
         timeouts: this instance's :class:`~relaysync.Timeouts`; change them freely.
+        logger: a logger for the workflow's own lines, as relay-py's
+            ``workflow.logger``: ``relay.logger.info('...')`` logs on
+            ``relaysync.workflow``, each line prefixed with the connection id
+            (``[c1] ...``).
     """
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.workflow = connection.workflow
+        self.logger = _InstanceLogger(workflow_logger, {'id': connection.id})
         self._analytics_defaults: Dict[str, Any] = {}
 
     def __repr__(self) -> str:

@@ -268,3 +268,33 @@ def test_callable_object_with_async_call_and_error_handler(runner):
         peer.respond(sorry, id='p2')
         assert finished.wait(5)
     assert got == ["ValueError('after saying hi')"]
+
+
+def test_fire_and_forget_tasks_of_actions_run_and_warn_nothing(runner, caplog):
+    """relay-py code often wraps an action in create_task without awaiting it."""
+    caplog.set_level(logging.WARNING, logger='relaysync.connection')
+    wf = runner.workflow
+    finished = threading.Event()
+
+    @wf.on_timer_fired
+    async def fired(relay, name):
+        asyncio.create_task(relay.say(INTERACTION, 'in the background'))
+        relay.logger.info('said it')
+        finished.set()
+
+    with runner.served.peer() as peer:
+        peer.event('wf_api_timer_fired_event', name='go')
+        say = peer.expect('wf_api_say_request')
+        peer.respond(say, id='p')
+        assert finished.wait(5)
+        wait_until(lambda: runner.server.total_connections() == 1)
+    assert say['text'] == 'in the background'
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_relay_logger_prefixes_the_connection_id(runner, caplog):
+    caplog.set_level(logging.INFO, logger='relaysync.workflow')
+    with runner.start(lambda relay: relay.logger.info('checked %s', 'in')) as job:
+        job.result()
+    assert [r.getMessage() for r in caplog.records if r.name == 'relaysync.workflow'] == \
+        ['[c1] checked in']
