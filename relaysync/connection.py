@@ -479,6 +479,8 @@ class Connection:
         if on_error is not None:
             try:
                 self._runner.call(on_error, (exc,), 'on_error')
+            except ConnectionClosed as closed:
+                logger.info('[%s] on_error handler ended: %s', self.id, closed)
             except (Exception, SystemExit):
                 logger.exception('[%s] on_error handler raised while handling the error of %s',
                                  self.id, label)

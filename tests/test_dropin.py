@@ -13,14 +13,12 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 import relaysync
 import relaysync.workflow as W
-from conftest import wait_until
 from peer import DEVICE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -360,3 +358,21 @@ def test_relay_py_readme_hello_world_runs_with_only_its_import_changed(tmp_path)
         'relay: workflow terminated (stop reason: normal)']
     assert lines[-1].startswith('result: OK - the workflow terminated')
     assert 'RuntimeWarning' not in proc.stderr and 'never awaited' not in proc.stderr
+
+
+def test_notify_is_deprecated_and_says_what_to_use(runner):
+    def handler(relay):
+        with pytest.warns(DeprecationWarning) as notify_warning:
+            relay.notify(DEVICE, DEVICE, 'n', 'fyi')
+        with pytest.warns(DeprecationWarning) as cancel_warning:
+            relay.cancel_notify(DEVICE, 'n')
+        return str(notify_warning[0].message), str(cancel_warning[0].message)
+
+    with runner.start(handler) as job:
+        for _ in range(2):
+            request = job.peer.expect('wf_api_notification_request')
+            job.peer.respond(request)
+        notify_text, cancel_text = job.result()
+    assert request['type'] == 'cancel'
+    assert 'use alert() (acknowledged) or broadcast()' in notify_text
+    assert 'use cancel_alert() or cancel_broadcast()' in cancel_text
