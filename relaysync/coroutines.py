@@ -30,7 +30,7 @@ import collections.abc
 import functools
 import inspect
 import logging
-from typing import Any, Callable, Generator, NoReturn, Optional, Sequence
+from typing import Any, Callable, Dict, Generator, NoReturn, Optional, Sequence
 
 logger = logging.getLogger('relaysync.connection')
 
@@ -169,6 +169,7 @@ class HandlerRunner:
         self.conn_id = conn_id
         self._facade: Optional[AsyncRelay] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._kinds: Dict[Any, bool] = {}  # handler -> is a coroutine function
 
     def call(self, func: Callable[..., Any], args: Sequence[Any], label: str = 'handler') -> Any:
         """Run ``func(relay, *args)`` to completion and return its result.
@@ -188,13 +189,19 @@ class HandlerRunner:
         Raises:
             Exception: whatever the handler raised.
         """
-        if is_coroutine_handler(func):
+        try:
+            coroutine = self._kinds.get(func)
+            if coroutine is None:
+                coroutine = self._kinds[func] = is_coroutine_handler(func)
+        except TypeError:  # an unhashable callable object
+            coroutine = is_coroutine_handler(func)
+        if coroutine:
             if self._facade is None:
                 self._facade = AsyncRelay(self.relay)
             result = func(self._facade, *args)
         else:
             result = func(self.relay, *args)
-        if inspect.isawaitable(result):
+        if result is not None and inspect.isawaitable(result):
             return self._run(result, label)
         return result
 
