@@ -24,6 +24,9 @@
 
 from .constants import *  # noqa: F401,F403
 from .constants import TYPE_ENDED, TYPE_STARTED, VERSION  # noqa: F401
+from .enums import (Button, CallDirection, DeviceType, IncidentStatus, Language, LedEffect,
+                    NotificationPriority, NotificationSound, SubscribableEvent, Taps,
+                    TimeoutType, TimerType)
 from .exceptions import (ConnectionClosed, ErrorResponse, RelaysyncError, RelayTimeout,
                          ServerException, WorkflowException)
 from .http_api import fetch_device, refresh_access_token, trigger_workflow
@@ -46,4 +49,7 @@ __all__ = [
     'group_member', 'all_devices', 'generic_originator', 'parse_group_name', 'parse_group_id',
     'parse_device_name', 'parse_device_id', 'parse_interaction', 'is_interaction_uri',
     'is_relay_uri', 'TYPE_STARTED', 'TYPE_ENDED', 'VERSION', '__version__',
+    'Language', 'DeviceType', 'NotificationPriority', 'NotificationSound', 'IncidentStatus',
+    'CallDirection', 'LedEffect', 'Button', 'Taps', 'TimerType', 'TimeoutType',
+    'SubscribableEvent',
 ]

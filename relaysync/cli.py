@@ -29,6 +29,7 @@ examples:
   relaysync simulate samples/buttons_wf.py --press "action:single@heard=tap" \\
       --press "action:triple@heard=you tapped once"
   relaysync simulate samples/notification_wf.py --group team=Bob,Carol --ack Bob@2
+  relaysync simulate samples/nfc_wf.py --event nfc_tap=04A2B3C4 --event nfc_tap=04A2B3C4@2
   relaysync simulate my_wf.py --scenario scenario.json --time-scale 0.1
   relaysync simulate my_wf.py --interactive
 
@@ -85,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help='DEVICE answers incoming calls after S seconds (default 1)')
     who.add_argument('--group', action='append', metavar='NAME=DEV1,DEV2',
                      help='a group of devices (repeatable)')
+    who.add_argument('--event', action='append', metavar='[DEVICE:]KIND[=VALUE][@S]',
+                     help='a device event for a workflow that subscribed to it, S seconds '
+                          'after it did: KIND is position, geofence, nfc_tap or http_post; '
+                          'VALUE its main field or a JSON object of its fields, e.g. '
+                          'nfc_tap=04A2B3 or geofence=\'{"geofence_label": "dock", '
+                          '"transition": "exit"}\' (repeatable, in order)')
     who.add_argument('--interactive', action='store_true',
                      help='type commands (press, say, ack, ...) while the workflow runs; '
                           'no timeout unless --timeout is given')

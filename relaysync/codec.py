@@ -22,18 +22,21 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(',', ':')).encode
 _loads = json.loads
 
 
-def strip_none(value: Any) -> Any:
-    """Return ``value`` with every dict entry whose value is None removed, recursively."""
-    if isinstance(value, dict):
+def strip_none(obj: Any) -> Any:
+    """Return ``obj`` with every dict entry whose value is None removed, recursively.
+
+    relay-py's ``remove_null`` (``relaysync.workflow.remove_null`` is this function).
+    """
+    if isinstance(obj, dict):
         out = {}
-        for k, v in value.items():
+        for k, v in obj.items():
             if v is None:
                 continue
             out[k] = strip_none(v) if isinstance(v, (dict, list, tuple)) else v
         return out
-    if isinstance(value, (list, tuple)):
-        return [strip_none(v) if isinstance(v, (dict, list, tuple)) else v for v in value]
-    return value
+    if isinstance(obj, (list, tuple)):
+        return [strip_none(v) if isinstance(v, (dict, list, tuple)) else v for v in obj]
+    return obj
 
 
 def encode(message: Dict[str, Any]) -> str:

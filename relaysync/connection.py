@@ -34,7 +34,8 @@ import time
 from typing import Any, Dict, Optional, Protocol, Tuple
 
 from .codec import decode, encode, redact
-from .events import EVENTS
+from .coroutines import HandlerRunner
+from .events import EVENTS, QUIET_EVENTS, EventSpec, handler_label, spec_for
 from .exceptions import ConnectionClosed, ErrorResponse, RelayTimeout, WorkflowException
 from .timeouts import Timeouts
 
@@ -147,7 +148,7 @@ class Connection:
             calls :meth:`run_worker` (the WSGI request thread does this).
         on_handler_error: called as ``on_handler_error(connection, handler_name,
             exception)`` on the worker thread after a handler raised (and the
-            error was logged).
+            error was logged, and the workflow's ``on_error`` handler ran).
         on_closed: called as ``on_closed(connection)`` once, when the
             connection closes (before the worker has necessarily ended).
         max_queued_events: most events queued for the worker before reading
@@ -189,9 +190,11 @@ class Connection:
         self.closed_at: Optional[float] = None
         #: The thread running this instance's handlers, once one has started.
         self.worker_thread: Optional[threading.Thread] = None
-        #: The handler running now (its decorator's name), else None.
+        #: The handler running now (its decorator, e.g. ``on_start``), else None.
         self.running_handler: Optional[str] = None
+        self._unhandled: set = set()  # event types already logged as having no handler
         self.relay = Relay(self)
+        self._runner = HandlerRunner(self.relay, conn_id)
 
     def __repr__(self) -> str:
         state = 'closed' if self._closed else 'open'
@@ -344,7 +347,10 @@ class Connection:
         """Route one inbound message.  Called by the transport's reader thread.
 
         Malformed messages (not JSON, not an object, no string ``_type``) and
-        unknown event types are logged and skipped; nothing raises.
+        messages that are neither a response nor an event are logged and
+        skipped; nothing raises.  An event no handler takes is logged at INFO
+        the first time its type arrives on this connection (at DEBUG for the
+        events a workflow usually leaves alone: prompt, speech, stop, progress).
         """
         if wire_logger.isEnabledFor(logging.DEBUG):
             wire_logger.debug('[%s] recv %s', self.id, redact(text))
@@ -381,15 +387,27 @@ class Connection:
             self._prompt(msg)
         elif mtype == SPEECH:
             self._speech(msg)
-        spec = EVENTS.get(mtype)
+        spec = spec_for(mtype)
         if spec is None:
             logger.warning('[%s] skipped a message of unknown _type %.100r', self.id, mtype)
             return
         found = self.workflow.resolve(spec, msg)
         if found is None:
-            logger.debug('[%s] no handler for %s', self.id, spec.name)
+            self._no_handler(spec, mtype)
             return
-        self._enqueue((found[0], found[1], spec.name, len(text)))
+        self._enqueue((found[0], found[1], found[2], len(text)))
+
+    def _no_handler(self, spec: EventSpec, mtype: str) -> None:
+        has_handler = getattr(self.workflow, 'has_handler', None)
+        if (spec.name in QUIET_EVENTS or mtype in self._unhandled
+                or (has_handler is not None and has_handler(spec))):
+            logger.debug('[%s] no handler for %.100r', self.id, mtype)
+            return
+        if len(self._unhandled) < 64:
+            self._unhandled.add(mtype)
+        hint = f'@wf.on_{spec.name}' if mtype in EVENTS else f'@wf.on({spec.name!r})'
+        logger.info('[%s] no handler for %.100r; register one with %.100s '
+                    '(logged once per instance)', self.id, mtype, hint)
 
     def _answer(self, pending: PendingCall, msg: Dict[str, Any], mtype: str) -> None:
         if mtype == ERROR:
@@ -535,7 +553,7 @@ class Connection:
 
     def _run_worker(self) -> None:
         get = self._queue.get
-        relay = self.relay
+        runner = self._runner
         self.worker_thread = threading.current_thread()
         _local.connection = self
         try:
@@ -545,26 +563,40 @@ class Connection:
                     return
                 func, args, name, size = item
                 self._dequeued(size)
-                self.running_handler = name
+                label = handler_label(name)
+                self.running_handler = label
                 try:
-                    func(relay, *args)
+                    runner.call(func, args, label)
                 except ConnectionClosed as exc:
-                    logger.info('[%s] on_%s handler ended: %s', self.id, name, exc)
+                    logger.info('[%s] %s handler ended: %s', self.id, label, exc)
                 except (Exception, SystemExit) as exc:  # sys.exit() must not end the worker
-                    logger.exception('[%s] on_%s handler raised (workflow %s, path %s)',
-                                     self.id, name, getattr(self.workflow, 'name', '?'),
+                    logger.exception('[%s] %s handler raised (workflow %s, path %s)',
+                                     self.id, label, getattr(self.workflow, 'name', '?'),
                                      self.path)
-                    if self._on_handler_error is not None:
-                        try:
-                            self._on_handler_error(self, name, exc)
-                        except Exception:
-                            logger.exception('[%s] error listener raised', self.id)
+                    self._handler_failed(name, label, exc)
                 finally:
                     self.running_handler = None
         finally:
             _local.connection = None
+            runner.close()
             if self._on_finished is not None:
                 self._on_finished(self)
+
+    def _handler_failed(self, name: str, label: str, exc: BaseException) -> None:
+        on_error = getattr(self.workflow, 'error_handler', None)
+        if on_error is not None:
+            try:
+                self._runner.call(on_error, (exc,), 'on_error')
+            except ConnectionClosed as closed:
+                logger.info('[%s] on_error handler ended: %s', self.id, closed)
+            except (Exception, SystemExit):
+                logger.exception('[%s] on_error handler raised while handling the error of %s',
+                                 self.id, label)
+        if self._on_handler_error is not None:
+            try:
+                self._on_handler_error(self, name, exc)
+            except Exception:
+                logger.exception('[%s] error listener raised', self.id)
 
     @property
     def worker(self) -> Optional[threading.Thread]:

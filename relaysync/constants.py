@@ -4,6 +4,7 @@ Every name here can also be imported from ``relaysync`` (and
 ``relaysync.workflow``), e.g. ``relaysync.TYPE_STARTED``.
 """
 
+from .enums import Button, LedEffect, Taps, TimeoutType, TimerType
 from .version import SERVER_NAME
 
 #: relay-py's version constant; here the name relaysync announces itself with.
@@ -24,12 +25,22 @@ NAME = 'name'
 """The id type of name-based URNs."""
 DEVICE = 'device'
 """The resource type of device URNs."""
+INTERACTION = 'interaction'
+"""The resource type of interaction URNs."""
 DEVICE_PATTERN = '?device='
 """The query that puts a device URN in an interaction or group-member URN."""
 INTERACTION_URI_NAME = 'urn:relay-resource:name:interaction'
 """The prefix of name-based interaction URNs."""
 INTERACTION_URI_ID = 'urn:relay-resource:id:interaction'
 """The prefix of id-based interaction URNs."""
+
+# The Relay servers the HTTP API talks to by default (relay-py names).
+SERVER_HOSTNAME = 'all-main-pro-ibot.relaysvr.com'
+"""The default API host of ``trigger_workflow`` and ``fetch_device``.  Changing it
+has no effect: pass ``api_url`` or set ``RELAYSYNC_API_URL`` instead."""
+AUTH_HOSTNAME = 'auth.relaygo.com'
+"""The default host that renews access tokens.  Changing it has no effect: pass
+``auth_url`` or set ``RELAYSYNC_AUTH_URL`` instead."""
 
 # Interaction lifecycle types (the ``itype`` of on_interaction_lifecycle).
 TYPE_STARTED = 'started'
@@ -51,18 +62,18 @@ PROMPT_STOPPED = 'stopped'
 PROMPT_FAILED = 'failed'
 """Prompt event type: playback failed (``say_and_wait`` raises ``WorkflowException``)."""
 
-# Buttons and taps (on_button filters).
-BUTTON_ACTION = 'action'
+# Buttons and taps (on_button filters); the same as relaysync.enums.Button and Taps.
+BUTTON_ACTION = Button.ACTION
 """The action button (``on_button(button=...)``)."""
-BUTTON_CHANNEL = 'channel'
+BUTTON_CHANNEL = Button.CHANNEL
 """The channel button."""
-TAPS_SINGLE = 'single'
+TAPS_SINGLE = Taps.SINGLE
 """One tap (``on_button(taps=...)``)."""
-TAPS_DOUBLE = 'double'
+TAPS_DOUBLE = Taps.DOUBLE
 """Two taps."""
-TAPS_TRIPLE = 'triple'
+TAPS_TRIPLE = Taps.TRIPLE
 """Three taps."""
-TAPS_LONG = 'long'
+TAPS_LONG = Taps.LONG
 """A long press."""
 
 # Notification event sent when a device acknowledges an alert.
@@ -70,15 +81,15 @@ NOTIFICATION_ACK = 'ack_event'
 """The notification ``event`` of an acknowledged alert (``on_notification(event=...)``)."""
 
 # Named timers (set_timer).
-TIMER_TIMEOUT = 'timeout'
+TIMER_TIMEOUT = TimerType.TIMEOUT
 """``set_timer`` type: fire once."""
-TIMER_INTERVAL = 'interval'
+TIMER_INTERVAL = TimerType.INTERVAL
 """``set_timer`` type: fire repeatedly until cleared."""
-TIMEOUT_TYPES = ('ms', 'secs', 'mins', 'hrs')
+TIMEOUT_TYPES = tuple(t.value for t in TimeoutType)
 """The units of ``set_timer``'s ``timeout_type``."""
 
 # LED effects (led_action).
-LED_EFFECTS = ('rainbow', 'rotate', 'flash', 'breathe', 'static', 'off')
+LED_EFFECTS = tuple(e.value for e in LedEffect)
 """The ``effect`` values of ``led_action``."""
 
 #: The vibration pattern sent when vibrate() gets none (milliseconds).

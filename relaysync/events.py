@@ -7,8 +7,13 @@ relay-py's, so ported handlers keep their signatures.
 
 Button and notification handlers are also keyed by a filter pair; see
 :class:`relaysync.Workflow`.
+
+Any other ``wf_api_<name>_event`` is still delivered, to a handler registered
+with ``Workflow.on(name)`` (see :func:`spec_for`), so an event type the Relay
+server adds can be handled before relaysync knows it.
 """
 
+import re
 from typing import Dict, NamedTuple, Optional, Tuple
 
 _CALL = ('call_id', 'direction', 'device_id', 'device_name', 'uri', 'onnet')
@@ -22,10 +27,13 @@ class EventSpec(NamedTuple):
         fields: the message fields passed as positional handler arguments.
         filter_fields: for filtered events, the two fields matched against the
             handler's filter pair (``'*'`` matches anything).
+        whole: the handler gets the whole event as one dict (its fields without
+            the ``_``-prefixed envelope keys) instead of ``fields``.
     """
     name: str
     fields: Tuple[str, ...]
     filter_fields: Optional[Tuple[str, str]] = None
+    whole: bool = False
 
 
 EVENTS: Dict[str, EventSpec] = {
@@ -63,9 +71,68 @@ EVENTS: Dict[str, EventSpec] = {
         _CALL + ('reason', 'start_time_epoch', 'connect_time_epoch', 'end_time_epoch')),
     'wf_api_sms_event': EventSpec('sms', ('id', 'event')),
     'wf_api_resume_event': EventSpec('resume', ('trigger',)),
+    # Events of server features no released SDK has yet: the subscriptions of
+    # Relay.subscribe (relay-js branch "event") and relay-dotnet's audio event.
+    'wf_api_position_event': EventSpec(
+        'position', ('position_metadata', 'position_tags', 'transition', 'source_uri')),
+    'wf_api_geofence_event': EventSpec('geofence', ('geofence_label', 'transition', 'source_uri')),
+    'wf_api_nfc_tap_event': EventSpec('nfc_tap', ('uid', 'counter', 'tag_content', 'source_uri')),
+    'wf_api_http_post_event': EventSpec('http_post', ('payload', 'headers', 'query', 'source_uri')),
+    'wf_api_audio_event': EventSpec('audio', (), whole=True),
 }
 
 #: Lifecycle types that also have a handler of their own
 #: (``on_interaction_started`` ... ``on_interaction_failed``), called with
 #: ``(relay, interaction_uri, reason)``.
 LIFECYCLE_TYPES = ('started', 'resumed', 'suspended', 'ended', 'failed')
+
+#: Events a workflow usually leaves unhandled on purpose: a missing handler is
+#: logged at DEBUG only (the others at INFO, once per instance).
+QUIET_EVENTS = frozenset(('prompt', 'speech', 'stop', 'progress'))
+
+_EVENT_TYPE = re.compile(r'^wf_api_(\w+)_event$')
+
+
+def handler_label(name: str) -> str:
+    """How log lines name a handler: ``'on_button'``, or ``"on('position')"``.
+
+    Args:
+        name: a handler name as ``Workflow.resolve`` returns it
+            (``'button'``, ``"on('position')"``).
+
+    Returns:
+        The decorator that registered it.
+    """
+    return name if name.startswith('on(') else f'on_{name}'
+
+
+def event_name(event_type: str) -> Optional[str]:
+    """The ``<name>`` of an event type ``wf_api_<name>_event``, else None.
+
+    Args:
+        event_type: a message's ``_type``.
+
+    Returns:
+        ``'position'`` for ``'wf_api_position_event'``; None for anything that
+        is not an event type.
+    """
+    match = _EVENT_TYPE.match(event_type)
+    return match.group(1) if match else None
+
+
+def spec_for(event_type: str) -> Optional[EventSpec]:
+    """How an event of this ``_type`` is dispatched.
+
+    Args:
+        event_type: a message's ``_type``.
+
+    Returns:
+        Its row of :data:`EVENTS`; for an event type not in the table, a row
+        ``EventSpec(<name>, (), whole=True)`` (only ``Workflow.on(name)``
+        handlers receive it); None when ``event_type`` is not an event type.
+    """
+    spec = EVENTS.get(event_type)
+    if spec is not None:
+        return spec
+    name = event_name(event_type)
+    return EventSpec(name, (), whole=True) if name else None

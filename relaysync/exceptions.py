@@ -11,14 +11,34 @@ broadly or narrowly::
         └── ConnectionClosed     the connection is gone (also a ConnectionError)
 
 Code ported from relay-py that catches ``WorkflowException`` keeps working: every
-failure of a workflow action is a ``WorkflowException``.
+failure of a workflow action is a ``WorkflowException``, and every exception
+here keeps its text in ``.message`` as relay-py's do.
 """
 
-from typing import Optional
+import sys
+from typing import Optional, Tuple
+
+if sys.version_info >= (3, 11):
+    _TIMEOUT_BASES: Tuple[type, ...] = (TimeoutError,)
+else:  # asyncio.TimeoutError became the builtin TimeoutError in Python 3.11
+    import asyncio
+    _TIMEOUT_BASES = (TimeoutError, asyncio.TimeoutError)
 
 
 class RelaysyncError(Exception):
-    """Root of every exception raised by relaysync."""
+    """Root of every exception raised by relaysync.
+
+    Args:
+        message: what went wrong.
+
+    Attributes:
+        message (str): the text, as relay-py's exceptions keep it (``e.message``);
+            also ``str(e)``.
+    """
+
+    def __init__(self, message: str = '') -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class ServerException(RelaysyncError):
@@ -57,8 +77,11 @@ class ErrorResponse(WorkflowException):
         self.request_id = request_id
 
 
-class RelayTimeout(WorkflowException, TimeoutError):
+class RelayTimeout(WorkflowException, *_TIMEOUT_BASES):  # type: ignore[misc]
     """A request (or the event it waits for) did not arrive within its timeout.
+
+    Also a ``TimeoutError`` (and ``asyncio.TimeoutError``, which relay-py's
+    ``say_and_wait`` raised, on Python versions where the two differ).
 
     Attributes:
         request_type: the ``_type`` of the request that timed out.

@@ -15,6 +15,7 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 
+from .constants import AUTH_HOSTNAME, SERVER_HOSTNAME
 from .exceptions import WorkflowException
 from .version import SERVER_NAME
 
@@ -30,9 +31,9 @@ def _requests() -> Any:
 logger = logging.getLogger('relaysync.http')
 
 #: Default API and auth servers (overridable per call or by environment).
-API_URL = 'https://all-main-pro-ibot.relaysvr.com'
+API_URL = f'https://{SERVER_HOSTNAME}'
 """The default API server (overridden by ``api_url`` or ``RELAYSYNC_API_URL``)."""
-AUTH_URL = 'https://auth.relaygo.com'
+AUTH_URL = f'https://{AUTH_HOSTNAME}'
 """The default auth server (overridden by ``auth_url`` or ``RELAYSYNC_AUTH_URL``)."""
 #: Seconds for each HTTP request.
 HTTP_TIMEOUT = 10.0

@@ -23,6 +23,7 @@ group or interaction URN), a list of URN strings, or relay-py's
 """
 
 import logging
+import warnings
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, TypeVar, Union
 
 from . import urns
@@ -32,11 +33,23 @@ from .exceptions import WorkflowException
 from .timeouts import Timeouts
 
 logger = logging.getLogger('relaysync.relay')
+#: Where ``relay.logger`` writes: the workflow's own lines.
+workflow_logger = logging.getLogger('relaysync.workflow')
+
+
+class _InstanceLogger(logging.LoggerAdapter):
+    """Prefixes each line with the connection id, as relay-py's per-instance logger."""
+
+    def process(self, msg: Any, kwargs: Any) -> Any:
+        return f'[{self.extra["id"]}] {msg}', kwargs
 
 Target = Union[str, List[str], Dict[str, List[str]]]
 T = TypeVar('T')
 
 EVENT_PARAMETERS_CONTENT_TYPE = 'application/vnd.relay.event.parameters+json'
+
+# The target argument of a request that has no ``_target`` (None is a mistake).
+_NO_TARGET: Any = object()
 
 
 def make_target(target: Target) -> Dict[str, List[str]]:
@@ -44,7 +57,8 @@ def make_target(target: Target) -> Dict[str, List[str]]:
 
     Every action that takes a ``target`` passes it through this function, so
     all three forms work everywhere (relay-py's ``start_interaction`` needed the
-    dict; here a plain URN is fine too).
+    dict; here a plain URN is fine too).  Nothing that is not a Relay URN is
+    ever sent as a target: the mistake is reported where it is made.
 
     Args:
         target: a URN string, a list (or tuple) of URN strings, or a dict
@@ -54,8 +68,8 @@ def make_target(target: Target) -> Dict[str, List[str]]:
         A new dict ``{'uris': [urn, ...]}``.
 
     Raises:
-        TypeError: the target is none of those forms, or a URN is not a
-            non-empty string.
+        TypeError: the target is none of those forms (None, say), or one of
+            its URNs is not a string starting with ``urn:relay-resource:``.
         ValueError: the list of URNs is empty.
 
     Example:
@@ -73,12 +87,16 @@ def make_target(target: Target) -> Dict[str, List[str]]:
     elif isinstance(target, (list, tuple)):
         uris = target
     else:
-        raise TypeError(f'target must be a URN string, a list of URN strings or '
+        raise TypeError(f'target must be a Relay URN, a list of URNs or '
                         f'{{"uris": [...]}}, got {target!r}')
-    if not isinstance(uris, (list, tuple)) or not all(isinstance(u, str) and u for u in uris):
-        raise TypeError(f'target URNs must be non-empty strings, got {uris!r}')
+    if not isinstance(uris, (list, tuple)):
+        raise TypeError(f'target URNs must be a list, got {uris!r}')
     if not uris:
         raise ValueError('target must name at least one URN')
+    for uri in uris:
+        if not urns.is_relay_uri(uri):
+            raise TypeError(f'target must be a Relay URN (urn:relay-resource:...), '
+                            f'got {uri!r}')
     return {'uris': list(uris)}
 
 
@@ -105,11 +123,16 @@ class Relay:
         connection: the engine :class:`~relaysync.connection.Connection`.
         workflow: the :class:`~relaysync.Workflow` being run.
         timeouts: this instance's :class:`~relaysync.Timeouts`; change them freely.
+        logger: a logger for the workflow's own lines, as relay-py's
+            ``workflow.logger``: ``relay.logger.info('...')`` logs on
+            ``relaysync.workflow``, each line prefixed with the connection id
+            (``[c1] ...``).
     """
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.workflow = connection.workflow
+        self.logger = _InstanceLogger(workflow_logger, {'id': connection.id})
         self._analytics_defaults: Dict[str, Any] = {}
 
     def __repr__(self) -> str:
@@ -158,18 +181,19 @@ class Relay:
             TypeError: ``target`` is not a URN, a list of URNs or ``{'uris': [...]}``.
         """
         request_type = name if name.startswith('wf_api_') else f'wf_api_{name}_request'
-        return self._send(request_type, target, payload or {}, timeout=timeout).response
+        return self._send(request_type, _NO_TARGET if target is None else target,
+                          payload or {}, timeout=timeout).response
 
     def _send(self, request_type: str, target: Optional[Target], payload: Mapping[str, Any],
               **wait: Any) -> Any:
         """Build the request body (``_target`` first) and run the engine's ``call``."""
         body: Dict[str, Any] = {}
-        if target is not None:
+        if target is not _NO_TARGET:
             body['_target'] = make_target(target)
         body.update(payload)
         return self.connection.call(request_type, body, **wait)
 
-    def _call(self, _name: str, _target: Optional[Target] = None, _timeout: Optional[float] = None,
+    def _call(self, _name: str, _target: Any = _NO_TARGET, _timeout: Optional[float] = None,
               /, **payload: Any) -> Dict[str, Any]:
         # Positional-only, so payload keys such as name, target and timeout are free.
         return self._send(f'wf_api_{_name}_request', _target, payload, timeout=_timeout).response
@@ -433,27 +457,25 @@ class Relay:
             return [_number(v) for v in value.split(',')] if value else []
         return self.get_mapped_var(name, numbers, default)
 
-    def set_var(self, name: str, value: str) -> Any:
+    def set_var(self, name: str, value: Any) -> Any:
         """Set an instance variable.
 
         Sends ``wf_api_set_var_request`` ``{name, value}``.  The variable lives as
-        long as the workflow instance.
+        long as the workflow instance.  Relay variables hold strings; the value is
+        sent as it is, as relay-py sends it (a number stays a JSON number).
 
         Args:
             name: the variable name.
-            value: the value; it must be a string (Relay variables are strings).
+            value: the value, normally a string.
 
         Returns:
-            The value the server echoes in its response (``value``), else ``value``.
+            The response's ``value`` (what the server stored), else ``value``.
 
         Raises:
-            TypeError: ``value`` is not a string (nothing is sent).
             ErrorResponse: the Relay server refused the request.
             RelayTimeout: no response within ``timeouts.request`` seconds.
             ConnectionClosed: the connection is closed or closes meanwhile.
         """
-        if not isinstance(value, str):
-            raise TypeError(f'set_var({name!r}): value must be a string, got {value!r}')
         return self._call('set_var', name=name, value=value).get('value', value)
 
     def set_vars(self, values: Mapping[str, str]) -> None:
@@ -463,10 +485,9 @@ class Relay:
         first failure raises and the remaining variables are not set.
 
         Args:
-            values: ``{name: value}``, every value a string.
+            values: ``{name: value}``, each value normally a string (sent as it is).
 
         Raises:
-            TypeError: a value is not a string.
             ErrorResponse: the Relay server refused a request.
             RelayTimeout: no response within ``timeouts.request`` seconds.
             ConnectionClosed: the connection is closed or closes meanwhile.
@@ -858,11 +879,14 @@ class Relay:
 
     def notify(self, target: Target, originator: str, name: str, text: str,
                push_opts: Optional[Dict[str, Any]] = None) -> None:
-        """Send a notification of type ``notify`` (a lighter notice than an alert).
+        """Deprecated: send a notification of type ``notify``; use :meth:`alert` or
+        :meth:`broadcast`.
 
-        Sends ``wf_api_notification_request`` ``{_target, originator, type: "notify",
-        name, text, target, push_opts}``; ``target`` repeats ``_target``, as
-        relay-py sends it, and ``push_opts`` is ``{}`` when not given.
+        No official SDK has sent ``type: "notify"`` since August 2022 (relay-py,
+        relay-js and relay-dotnet removed it); it is kept for old code and emits
+        a ``DeprecationWarning``.  Sends ``wf_api_notification_request``
+        ``{_target, originator, type: "notify", name, text, target, push_opts}``;
+        ``target`` repeats ``_target`` and ``push_opts`` is ``{}`` when not given.
 
         Args:
             target: the device(s), group(s) or interaction to act on: a URN string, a
@@ -879,13 +903,18 @@ class Relay:
             ConnectionClosed: the connection is closed or closes meanwhile.
             TypeError: ``target`` is not a URN, a list of URNs or ``{'uris': [...]}``.
         """
+        warnings.warn('Relay.notify() is deprecated: no official Relay SDK has sent '
+                      'notifications of type "notify" since 2022; use alert() (acknowledged) '
+                      'or broadcast()', DeprecationWarning, stacklevel=2)
         self._notification(target, originator, 'notify', text, name, push_opts or {})
 
     def cancel_notify(self, target: Target, name: str) -> None:
-        """Cancel the notification ``name`` on the target devices.
+        """Deprecated: cancel the notification ``name``; use :meth:`cancel_alert` or
+        :meth:`cancel_broadcast`.
 
+        Kept for old code, with :meth:`notify`; emits a ``DeprecationWarning``.
         Sends ``wf_api_notification_request`` ``{_target, type: "cancel", name,
-        target}`` (no originator, text or push options).
+        target}`` (no originator, text or push options), as the other cancels do.
 
         Args:
             target: the device(s), group(s) or interaction to act on: a URN string, a
@@ -899,6 +928,9 @@ class Relay:
             ConnectionClosed: the connection is closed or closes meanwhile.
             TypeError: ``target`` is not a URN, a list of URNs or ``{'uris': [...]}``.
         """
+        warnings.warn('Relay.cancel_notify() is deprecated: no official Relay SDK has sent '
+                      'notifications of type "notify" since 2022; use cancel_alert() or '
+                      'cancel_broadcast()', DeprecationWarning, stacklevel=2)
         self._notification(target, None, 'cancel', None, name, None)
 
     # --------------------------------------------------------- device info
@@ -1364,18 +1396,22 @@ class Relay:
         Args:
             target: where to act: the interaction URN from the lifecycle ``started``
                 event (or a device URN, a list of URNs, ``{'uris': [...]}``).
-            index: the LED number, 1 to 16 (sent as a string key).
+            index: the LED number, 1 to 16, as an int or a string of digits (sent as
+                a string key).
             color: six hex digits (default ``'0000ff'``).
 
         Raises:
-            ValueError: ``index`` is not an int from 1 to 16 (nothing is sent).
+            ValueError: ``index`` is not a number from 1 to 16 (nothing is sent).
             ErrorResponse: the Relay server refused the request.
             RelayTimeout: no response within ``timeouts.request`` seconds.
             ConnectionClosed: the connection is closed or closes meanwhile.
         """
-        if isinstance(index, bool) or not isinstance(index, int) or not 1 <= index <= 16:
-            raise ValueError(f'switch_led_on: index must be an int from 1 to 16, got {index!r}')
-        self.led_action(target, 'static', {'colors': {str(index): color}})
+        number = index if isinstance(index, int) and not isinstance(index, bool) else (
+            int(index) if isinstance(index, str) and index.isascii() and index.isdigit() else None)
+        if number is None or not 1 <= number <= 16:
+            raise ValueError(f'switch_led_on: index must be a number from 1 to 16, '
+                             f'got {index!r}')
+        self.led_action(target, 'static', {'colors': {str(number): color}})
 
     def switch_all_led_off(self, target: Target) -> None:
         """Turn every LED off.
@@ -1893,6 +1929,52 @@ class Relay:
         """
         self._call('play_inbox_messages', target)
 
+    # ------------------------------------------------------- subscriptions
+    def subscribe(self, target: Target, event_type: str) -> None:
+        """Ask for a kind of device event from now on.
+
+        Sends ``wf_api_subscribe_request`` ``{_target, event_type}``.  The events
+        then arrive as ``on_position`` (``indoor_position``), ``on_geofence``
+        (``outdoor_position``), ``on_nfc_tap`` (``nfc_tap``) or ``on_http_post``
+        (``http_post``) events.  Follows a server feature that no released
+        official SDK has yet (relay-js has it on a branch).
+
+        Args:
+            target: the device(s) whose events to receive (any target form).
+            event_type: ``'indoor_position'``, ``'outdoor_position'``,
+                ``'nfc_tap'`` or ``'http_post'``
+                (:class:`~relaysync.enums.SubscribableEvent`).
+
+        Raises:
+            TypeError: ``event_type`` is not a non-empty string, or ``target`` is
+                not a URN, a list of URNs or ``{'uris': [...]}`` (nothing is sent).
+            ErrorResponse: the Relay server refused the request.
+            RelayTimeout: no response within ``timeouts.request`` seconds
+                (restarted by each progress event).
+            ConnectionClosed: the connection is closed or closes meanwhile.
+        """
+        self._call('subscribe', target, event_type=_event_type('subscribe', event_type))
+
+    def unsubscribe(self, target: Target, event_type: str) -> None:
+        """Stop a subscription made with :meth:`subscribe`.
+
+        Sends ``wf_api_unsubscribe_request`` ``{_target, event_type}``.  Follows a
+        server feature that no released official SDK has yet.
+
+        Args:
+            target: the device(s), as given to :meth:`subscribe`.
+            event_type: the kind of event no longer wanted.
+
+        Raises:
+            TypeError: ``event_type`` is not a non-empty string, or ``target`` is
+                not a URN, a list of URNs or ``{'uris': [...]}`` (nothing is sent).
+            ErrorResponse: the Relay server refused the request.
+            RelayTimeout: no response within ``timeouts.request`` seconds
+                (restarted by each progress event).
+            ConnectionClosed: the connection is closed or closes meanwhile.
+        """
+        self._call('unsubscribe', target, event_type=_event_type('unsubscribe', event_type))
+
     # ---------------------------------------------------------- analytics
     def log_message(self, message: str, category: str = 'default', target: Optional[str] = None,
                     content_type: str = 'text/plain') -> None:
@@ -1935,6 +2017,24 @@ class Relay:
             ConnectionClosed: the connection is closed or closes meanwhile.
         """
         self.log_message(message, category, target)
+
+    def debug_log(self, message: str) -> None:
+        """Write a line to the workflow's debug log, shown by ``relay workflow debug``.
+
+        Sends ``wf_api_debug_log_request`` ``{content}``.  Follows a server
+        feature that no released official SDK has yet (every official SDK has
+        it on a branch, as ``debug_log``/``debugLog``/``DebugLog``).
+
+        Args:
+            message: the line (sent as ``content``).
+
+        Raises:
+            ErrorResponse: the Relay server refused the request.
+            RelayTimeout: no response within ``timeouts.request`` seconds
+                (restarted by each progress event).
+            ConnectionClosed: the connection is closed or closes meanwhile.
+        """
+        self._call('debug_log', content=message)
 
     def set_default_analytic_event_parameters(self, params: Mapping[str, Any]) -> None:
         """Set parameters added to every later :meth:`track_event` and :meth:`track_user_event`.
@@ -2034,6 +2134,13 @@ class Relay:
             self.connection.send('wf_api_terminate_request', {})
         except WorkflowException:
             logger.debug('[%s] terminate: connection closed meanwhile', self.connection.id)
+
+
+def _event_type(action: str, event_type: Any) -> str:
+    if not isinstance(event_type, str) or not event_type:
+        raise TypeError(f'{action}: event_type must be a non-empty string such as '
+                        f'\'nfc_tap\', got {event_type!r}')
+    return event_type
 
 
 def _number(text: str) -> Union[int, float]:

@@ -301,7 +301,7 @@ class Server:
         key = handshake.normalize_path(path)
         with self._lock:
             if key in self._workflows:
-                raise ServerException(f'a workflow is already registered at {key}')
+                raise ServerException(f'a workflow is already registered at path {key}')
             self._workflows[key] = workflow
 
     def workflow_for(self, path: str) -> Optional[Any]:
@@ -445,7 +445,7 @@ class Server:
                         self._stuck[conn_id] = conn
                         late.append(conn)
         for conn in late:
-            logger.warning('[%s] the on_%s handler is still running %g s after its connection '
+            logger.warning('[%s] the %s handler is still running %g s after its connection '
                            'closed (path %s); it no longer counts against max_connections. '
                            'It is at:\n%s', conn.id, conn.running_handler or '?',
                            self.stuck_handler_timeout, handshake.escape(conn.path),

@@ -86,25 +86,26 @@ def group_name(name: str) -> str:
     return _build('name', 'group', name)
 
 
-def device_id(did: str) -> str:
-    """The URN of the device with id ``did``.
+def device_id(gid: str) -> str:
+    """The URN of the device with id ``gid``.
 
-    The did is percent-encoded as relay-py does (a space becomes ``%20``).
+    The id is percent-encoded as relay-py does (a space becomes ``%20``).  The
+    parameter keeps relay-py's name, ``gid``, so keyword calls port unchanged.
 
     Args:
-        did: the device id (IMEI-like for hardware).
+        gid: the device id (IMEI-like for hardware).
 
     Returns:
-        ``urn:relay-resource:id:device:<did>``.
+        ``urn:relay-resource:id:device:<gid>``.
 
     Raises:
-        ValueError: ``did`` is empty or not a string.
+        ValueError: ``gid`` is empty or not a string.
 
     Example:
         >>> device_id('990007560023456')
         'urn:relay-resource:id:device:990007560023456'
     """
-    return _build('id', 'device', did)
+    return _build('id', 'device', gid)
 
 
 def device_name(name: str) -> str:
@@ -153,7 +154,8 @@ def group_member(group: str, device: str) -> str:
     """The group-member URN that ``Relay.is_group_member`` sends.
 
     The device URN ``urn:relay-resource:name:device:<device>`` is
-    percent-encoded as a whole (``:`` becomes ``%3A``) and put in the query::
+    percent-encoded as a whole (``:`` becomes ``%3A``, a space ``%20``; ``/`` is
+    kept, as in every URN builder here and in relay-py) and put in the query::
 
         urn:relay-resource:name:group:<group>?device=<encoded device URN>
 
@@ -170,10 +172,12 @@ def group_member(group: str, device: str) -> str:
     Example:
         >>> group_member('team', 'Alice')
         'urn:relay-resource:name:group:team?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice'
+        >>> group_member('team', 'Jim Smith/2').partition('?')[2]
+        'device=urn%3Arelay-resource%3Aname%3Adevice%3AJim%20Smith/2'
     """
     if not group or not device:
         raise ValueError('group_member needs a group name and a device name')
-    inner = quote(f'{_PREFIX}name:device:{device}', safe='')
+    inner = quote(f'{_PREFIX}name:device:{device}')
     return f'{_PREFIX}name:group:{quote(group)}?device={inner}'
 
 

@@ -2,13 +2,17 @@
 
 This module is also relay-py's facade: every public name of relaysync can be
 imported from ``relaysync.workflow`` as well as from ``relaysync``, so a ported
-``relay.workflow.X`` becomes ``relaysync.workflow.X``.
+``relay.workflow.X`` becomes ``relaysync.workflow.X`` (or, keeping every line
+but the import, ``import relaysync as relay``).
 """
 
+import inspect
 import logging
-from typing import Any, Callable, Dict, Optional, Tuple, TypeVar
+import types
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, TypeVar
 
-from .events import LIFECYCLE_TYPES, EventSpec
+from .enums import Button, Taps
+from .events import EVENTS, LIFECYCLE_TYPES, EventSpec, event_name, spec_for
 
 logger = logging.getLogger('relaysync.workflow')
 
@@ -16,32 +20,97 @@ Handler = Callable[..., Any]
 F = TypeVar('F', bound=Handler)
 
 ANY = '*'
+BUTTON_VALUES = tuple(b.value for b in Button)
+TAPS_VALUES = tuple(t.value for t in Taps)
+
+#: handler name -> the parameters a handler is called with (after ``relay``).
+PARAMETERS: Dict[str, Tuple[str, ...]] = {
+    'button': ('button', 'taps', 'source_uri'),
+    'notification': ('event', 'name', 'notification_state', 'source_uri'),
+}
 
 
 def _simple(name: str, args: str, doc: str) -> Callable[['Workflow', F], F]:
+    PARAMETERS[name] = tuple(a.strip() for a in args.split(',') if a.strip())
+
     def decorator(self: 'Workflow', func: F) -> F:
         self._register(name, (), func)
         return func
     decorator.__name__ = decorator.__qualname__ = f'on_{name}'
     decorator.__doc__ = (f'{doc}\n\n        Handler signature: ``handler(relay{args})``.\n\n'
                          '        Args:\n'
-                         '            func: the handler function.\n\n'
+                         '            func: the handler: a function, or a coroutine function\n'
+                         '                (``async def``).\n\n'
                          '        Returns:\n'
                          '            ``func`` unchanged, so decorators stack and the function\n'
-                         '            can still be called (and tested) directly.\n')
+                         '            can still be called (and tested) directly.\n\n'
+                         '        Raises:\n'
+                         '            TypeError: ``func`` is not callable, or cannot be called\n'
+                         '                with the arguments above.\n')
     return decorator
+
+
+def check_handler(label: str, func: Any, params: Sequence[str]) -> None:
+    """Check, at registration, that ``func`` can be called as a handler.
+
+    Args:
+        label: the decorator, for the message (``'on_button'``).
+        func: the handler.
+        params: the names of the arguments it will be called with,
+            ``relay`` first.
+
+    Raises:
+        TypeError: ``func`` is not callable, is a generator function (its body
+            would never run), or cannot take ``len(params)`` positional
+            arguments; the message shows the call it will get.
+    """
+    call = f'handler({", ".join(params)})'
+    if not callable(func):
+        raise TypeError(f'{label}: handler must be callable, got {func!r}')
+    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        raise TypeError(f'{label}: {getattr(func, "__name__", func)!s} is a generator '
+                        f'function, whose body never runs as a handler; it is called as {call}')
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # a builtin without a signature: trust it
+        return
+    try:
+        signature.bind(*params)
+    except TypeError as exc:
+        name = getattr(func, '__qualname__', getattr(func, '__name__', repr(func)))
+        raise TypeError(f'{label}: {name}{signature} cannot take the event\'s arguments '
+                        f'({exc}); it is called as {call}') from None
+
+
+def _fields(msg: Mapping[str, Any]) -> Dict[str, Any]:
+    """An event's fields without the ``_``-prefixed envelope keys."""
+    return {k: v for k, v in msg.items() if not (isinstance(k, str) and k.startswith('_'))}
+
+
+def _filter_value(label: str, what: str, value: Any,
+                  allowed: Optional[Tuple[str, ...]] = None) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f'{label}: {what} must be a non-empty string, got {value!r}')
+    value = str.__str__(value)  # a str enum member becomes its plain value
+    if allowed is not None and value not in allowed + (ANY,):
+        raise ValueError(f'{label}: {what} must be one of '
+                         f'{", ".join(repr(v) for v in allowed + (ANY,))}, got {value!r}')
+    return value
 
 
 class Workflow:
     """A named set of event handlers, registered on a :class:`~relaysync.Server` path.
 
-    Handlers are plain (blocking) functions registered with the ``on_*``
-    decorators.  Each Relay connection (one workflow instance) runs its
-    handlers one at a time, in arrival order, on its own worker thread; the
-    first argument is that instance's :class:`~relaysync.Relay` context.  One
-    handler per event (per filter pair for buttons and notifications); a later
-    registration replaces an earlier one.  Every decorator returns the function
-    unchanged.
+    Handlers are registered with the ``on_*`` decorators (and :meth:`on`, for
+    any event by name).  Each Relay connection (one workflow instance) runs
+    its handlers one at a time, in arrival order, on its own worker thread;
+    the first argument is that instance's :class:`~relaysync.Relay` context.
+    A handler may also be a coroutine function (``async def``, as in relay-py):
+    it runs to completion on the same worker and its first argument is an
+    awaitable view of the same context (see :mod:`relaysync.coroutines`).
+    One handler per event (per filter pair for buttons and notifications); a
+    later registration replaces an earlier one.  Every decorator checks the
+    handler's signature and returns the function unchanged.
 
     Args:
         name: a label used in log lines.
@@ -53,14 +122,15 @@ class Workflow:
     def __init__(self, name: str) -> None:
         self.name = name
         self._handlers: Dict[str, Dict[Tuple[str, ...], Handler]] = {}
+        self._any: Dict[str, Handler] = {}
+        self._error_handler: Optional[Handler] = None
 
     def __repr__(self) -> str:
         return f'Workflow({self.name!r})'
 
     # -- registration -------------------------------------------------------
     def _register(self, name: str, key: Tuple[str, ...], func: Handler) -> None:
-        if not callable(func):
-            raise TypeError(f'on_{name}: handler must be callable, got {func!r}')
+        check_handler(f'on_{name}', func, ('relay',) + PARAMETERS[name])
         self._handlers.setdefault(name, {})[key] = func
 
     def handlers(self) -> Dict[str, Dict[Tuple[str, ...], Handler]]:
@@ -70,24 +140,105 @@ class Workflow:
             ``{name: {filter_key: func}}``: ``name`` is the event's handler name
             (``'start'``, ``'button'``, ``'interaction_started'``...); ``filter_key``
             is ``(button, taps)`` or ``(name, event)`` for filtered events and ``()``
-            for the others.
+            for the others.  Handlers registered with :meth:`on` appear as
+            ``"on('<name>')"`` with the key ``()``; the :meth:`on_error` handler as
+            ``'error'``.
         """
-        return {name: dict(table) for name, table in self._handlers.items()}
+        table = {name: dict(entries) for name, entries in self._handlers.items()}
+        for event, func in self._any.items():
+            table[f'on({event!r})'] = {(): func}
+        if self._error_handler is not None:
+            table['error'] = {(): self._error_handler}
+        return table
+
+    def on(self, event: str, func: Optional[F] = None) -> Any:
+        """Register a handler for any event, by name: ``wf_api_<event>_event``.
+
+        For event types this version of relaysync has no decorator for (the
+        Relay server may add some) and for handlers that prefer the whole
+        event.  The handler gets the event as one dict: its fields without the
+        ``_``-prefixed envelope keys.  When a typed handler (``on_button``...)
+        also matches an event, the typed one runs instead.
+
+        Handler signature: ``handler(relay, event)``.
+
+        Args:
+            event: the event's name, e.g. ``'position'`` for
+                ``wf_api_position_event`` (the full ``_type`` is accepted too).
+            func: the handler; leave it out to use ``on`` as a decorator,
+                ``@wf.on('position')``.
+
+        Returns:
+            ``func`` unchanged; without ``func``, a decorator that registers
+            the function and returns it unchanged.
+
+        Raises:
+            ValueError: ``event`` is not a name of letters, digits and ``_``.
+            TypeError: the handler is not callable or cannot take two arguments.
+        """
+        if not isinstance(event, str):
+            raise ValueError(f'on(): the event name must be a string, got {event!r}')
+        name = event_name(event) or event
+        if (not name or not name.replace('_', 'a').isalnum() or not name.isascii()
+                or name.startswith('wf_api_')):
+            raise ValueError(f'on(): {event!r} is not an event name such as \'position\' '
+                             f'(for wf_api_position_event)')
+
+        def decorator(f: F) -> F:
+            check_handler(f'on({name!r})', f, ('relay', 'event'))
+            self._any[name] = f
+            return f
+        return decorator(func) if func is not None else decorator
+
+    def on_error(self, func: F) -> F:
+        """Register this workflow's error handler: called when one of its handlers raises.
+
+        It runs on the instance's worker right after the failing handler, once
+        the error is logged, and before the server's error listeners
+        (:meth:`~relaysync.Server.add_error_listener`); then the instance goes on
+        with its next event.  It is not called when a handler ended because the
+        connection closed (:class:`~relaysync.ConnectionClosed`).  An exception
+        it raises itself is logged and goes no further.
+
+        Handler signature: ``handler(relay, error)``; ``error`` is the exception.
+
+        Args:
+            func: the handler: a function, or a coroutine function (``async def``).
+
+        Returns:
+            ``func`` unchanged.
+
+        Raises:
+            TypeError: ``func`` is not callable, or cannot take two arguments.
+        """
+        check_handler('on_error', func, ('relay', 'error'))
+        self._error_handler = func
+        return func
+
+    @property
+    def error_handler(self) -> Optional[Handler]:
+        """The handler registered with :meth:`on_error`, or None."""
+        return self._error_handler
 
     # -- lookup (called by the connection engine for every event) -----------
-    def resolve(self, spec: EventSpec, msg: Dict[str, Any]) -> Optional[Tuple[Handler, tuple]]:
-        """Find the handler for one event, and its positional arguments.
+    def resolve(self, spec: EventSpec,
+                msg: Dict[str, Any]) -> Optional[Tuple[Handler, tuple, str]]:
+        """Find the handler for one event, its positional arguments and its name.
 
         Called by the connection engine for every event; useful in tests.
 
         Args:
-            spec: the event's row of the event table (``relaysync.events.EVENTS``).
+            spec: how the event is dispatched: its row of the event table
+                (``relaysync.events.spec_for(msg['_type'])``).
             msg: the event message.
 
         Returns:
-            ``(handler, args)``, where ``args`` are the event fields the handler
-            receives after ``relay`` (a missing field is None), or None when no
-            handler is registered for the event.
+            ``(handler, args, name)``, where ``args`` are what the handler
+            receives after ``relay`` (event fields, a missing one as None; or
+            the whole event as one dict) and ``name`` the handler's name
+            (``'interaction_started'``, ``"on('position')"``; see
+            :func:`relaysync.events.handler_label`); None when no handler takes
+            the event.
         """
         get = msg.get
         if spec.name == 'interaction_lifecycle':
@@ -95,22 +246,83 @@ class Workflow:
             specific = (self._handlers.get(f'interaction_{itype}')
                         if itype in LIFECYCLE_TYPES else None)
             if specific:
-                return specific[()], (get('source_uri'), get('reason'))
+                return specific[()], (get('source_uri'), get('reason')), f'interaction_{itype}'
         table = self._handlers.get(spec.name)
-        if not table:
-            return None
-        args = tuple(get(f) for f in spec.fields)
-        if spec.filter_fields is None:
-            return table[()], args
-        a, b = get(spec.filter_fields[0]), get(spec.filter_fields[1])
-        for key in ((a, b), (a, ANY), (ANY, b), (ANY, ANY)):
-            try:
-                func = table.get(key)
-            except TypeError:  # an unhashable value (JSON list or object) matches no filter
-                continue
-            if func is not None:
-                return func, args
+        if table:
+            args = tuple(get(f) for f in spec.fields)
+            if spec.whole:
+                args = (_fields(msg),)
+            if spec.filter_fields is None:
+                return table[()], args, spec.name
+            a, b = get(spec.filter_fields[0]), get(spec.filter_fields[1])
+            for key in ((a, b), (a, ANY), (ANY, b), (ANY, ANY)):
+                try:
+                    func = table.get(key)
+                except TypeError:  # an unhashable value (JSON list or object) matches no filter
+                    continue
+                if func is not None:
+                    return func, args, spec.name
+        if self._any:
+            wire = event_name(get('_type') or '') or spec.name
+            for name in (wire, spec.name):
+                func = self._any.get(name)
+                if func is not None:
+                    return func, (_fields(msg),), f'on({name!r})'
         return None
+
+    def has_handler(self, spec: EventSpec) -> bool:
+        """Whether any handler could take events of this kind.
+
+        Args:
+            spec: the event's row of the event table.
+
+        Returns:
+            True when a handler is registered for the event (under any filter
+            pair or lifecycle type), or with :meth:`on`.
+        """
+        if spec.name in self._handlers or spec.name in self._any:
+            return True
+        if spec.name == 'interaction_lifecycle':
+            return any(f'interaction_{t}' in self._handlers for t in LIFECYCLE_TYPES)
+        return False
+
+    def get_handler(self, event: Mapping[str, Any]) -> Optional[Handler]:
+        """The handler that would run for an event message (relay-py's lookup).
+
+        Args:
+            event: the event message, with its ``_type``.
+
+        Returns:
+            The handler function, or None when none would run.
+        """
+        event_type = event.get('_type')
+        spec = spec_for(event_type) if isinstance(event_type, str) else None
+        found = self.resolve(spec, dict(event)) if spec is not None else None
+        return found[0] if found else None
+
+    @property
+    def type_handlers(self) -> Mapping[Any, Handler]:
+        """A read-only view of the handlers keyed as relay-py keys them.
+
+        ``'wf_api_start_event'`` for a handler without filters,
+        ``('wf_api_button_event', button, taps)`` and
+        ``('wf_api_notification_event', name, event)`` for filtered ones, and
+        ``'wf_api_<name>_event'`` for :meth:`on` handlers.  Per-type lifecycle
+        handlers (``on_interaction_started``...) have no relay-py key and are
+        left out.  Register handlers with the decorators, not through this view.
+        """
+        wire = {}
+        for event_type, spec in EVENTS.items():
+            wire.setdefault(spec.name, event_type)
+        view: Dict[Any, Handler] = {}
+        for name, table in self._handlers.items():
+            if name not in wire:
+                continue
+            for key, func in table.items():
+                view[(wire[name],) + key if key else wire[name]] = func
+        for name, func in self._any.items():
+            view.setdefault(f'wf_api_{name}_event', func)
+        return types.MappingProxyType(view)
 
     # -- filtered decorators -------------------------------------------------
     def on_button(self, _func: Optional[F] = None, *, button: str = ANY,
@@ -129,18 +341,24 @@ class Workflow:
 
         Args:
             _func: the handler, when used bare; leave it out to pass filters.
-            button: ``'action'``, ``'channel'`` or ``'*'`` (default: any).
+            button: ``'action'``, ``'channel'`` or ``'*'`` (default: any); a
+                :class:`~relaysync.enums.Button` works too.
             taps: ``'single'``, ``'double'``, ``'triple'``, ``'long'`` or ``'*'``
-                (default: any).
+                (default: any); a :class:`~relaysync.enums.Taps` works too.
 
         Returns:
             Used bare, ``_func`` unchanged; with filters, a decorator that registers
             the function and returns it unchanged.
 
         Raises:
-            TypeError: the handler is not callable.
+            ValueError: ``button`` or ``taps`` is not one of the values above (at
+                once, before any function is given).
+            TypeError: the handler is not callable or cannot take the four
+                arguments above.
         """
-        return self._filtered('button', (button, taps), _func)
+        key = (_filter_value('on_button', 'button', button, BUTTON_VALUES),
+               _filter_value('on_button', 'taps', taps, TAPS_VALUES))
+        return self._filtered('button', key, _func)
 
     def on_notification(self, _func: Optional[F] = None, *, name: str = ANY,
                         event: str = ANY) -> Any:
@@ -165,9 +383,13 @@ class Workflow:
             the function and returns it unchanged.
 
         Raises:
-            TypeError: the handler is not callable.
+            TypeError: ``name`` or ``event`` is not a non-empty string (at once),
+                or the handler is not callable or cannot take the five arguments
+                above.
         """
-        return self._filtered('notification', (name, event), _func)
+        key = (_filter_value('on_notification', 'name', name),
+               _filter_value('on_notification', 'event', event))
+        return self._filtered('notification', key, _func)
 
     def _filtered(self, name: str, key: Tuple[str, str], func: Optional[F]) -> Any:
         def decorator(f: F) -> F:
@@ -315,9 +537,52 @@ class Workflow:
         'resume', ', trigger',
         'Register the handler for ``wf_api_resume_event`` (passed the ``trigger``,\n'
         '        as relay-py does; the Relay server documents no more about it).')
+    on_position = _simple(
+        'position', ', position_metadata, position_tags, transition, source_uri',
+        'Register the handler for ``wf_api_position_event``: the device\'s indoor\n'
+        '        position changed.  Sent after\n'
+        '        :meth:`~relaysync.Relay.subscribe` to ``indoor_position``.\n\n'
+        '        ``position_metadata`` describes the place (venue, floor, room),\n'
+        '        ``position_tags`` is a list of its tags, ``transition`` is ``entry`` or\n'
+        '        ``exit``; ``source_uri`` is the device.  Follows a server feature that no\n'
+        '        released official SDK has yet.')
+    on_geofence = _simple(
+        'geofence', ', geofence_label, transition, source_uri',
+        'Register the handler for ``wf_api_geofence_event``: the device crossed a\n'
+        '        geofence.  Sent after\n'
+        '        :meth:`~relaysync.Relay.subscribe` to ``outdoor_position``.\n\n'
+        '        ``geofence_label`` names the geofence, ``transition`` is ``entry`` or\n'
+        '        ``exit``; ``source_uri`` is the device.  Follows a server feature that no\n'
+        '        released official SDK has yet.')
+    on_nfc_tap = _simple(
+        'nfc_tap', ', uid, counter, tag_content, source_uri',
+        'Register the handler for ``wf_api_nfc_tap_event``: the device tapped a\n'
+        '        Relay NFC tag.  Sent after\n'
+        '        :meth:`~relaysync.Relay.subscribe` to ``nfc_tap``.\n\n'
+        '        ``uid`` is the tag\'s id, ``counter`` its tap counter, ``tag_content``\n'
+        '        what the tag holds; ``source_uri`` is the device.  Follows a server\n'
+        '        feature that no released official SDK has yet.')
+    on_http_post = _simple(
+        'http_post', ', payload, headers, query, source_uri',
+        'Register the handler for ``wf_api_http_post_event``: an HTTP POST reached\n'
+        '        the Relay server for the device.  Sent after\n'
+        '        :meth:`~relaysync.Relay.subscribe` to ``http_post``.\n\n'
+        '        ``payload`` is the request body, ``headers`` and ``query`` its headers\n'
+        '        and query string, each as the server sends it; ``source_uri`` is the\n'
+        '        device.  Follows a server feature that no released official SDK has yet.')
+    on_audio = _simple(
+        'audio', ', event',
+        'Register the handler for ``wf_api_audio_event``, which relay-dotnet\n'
+        '        dispatches ("an audio file is being played on the device") and no\n'
+        '        SDK documents.  ``event`` is the whole event as a dict (its fields\n'
+        '        without the ``_``-prefixed envelope keys), since its fields are not\n'
+        '        known.')
 
-# relay-py facade: ``relaysync.workflow.X`` for every public name of ``relaysync``.
+# relay-py facade: ``relaysync.workflow.X`` for every public name of ``relaysync``,
+# and relay-py's helper remove_null (what every request goes through here).
+from .codec import strip_none as remove_null  # noqa: E402,F401
 from .constants import *  # noqa: E402,F401,F403
+from .enums import *  # noqa: E402,F401,F403
 from .exceptions import (ConnectionClosed, ErrorResponse, RelaysyncError,  # noqa: E402,F401
                          RelayTimeout, ServerException, WorkflowException)
 from .http_api import fetch_device, refresh_access_token, trigger_workflow  # noqa: E402,F401

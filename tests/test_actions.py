@@ -81,6 +81,13 @@ def echo_id(request):
     return {'id': request['_id']}
 
 
+def deprecated(call):
+    def run(r):
+        with pytest.warns(DeprecationWarning, match='deprecated'):
+            return call(r)
+    return run
+
+
 def with_defaults(call):
     def run(r):
         r.set_default_analytic_event_parameters({'app': 'demo', 'count': 0})
@@ -125,7 +132,9 @@ CASES = [
     case('set_var', lambda r: r.set_var('k', 'v'),
          req('set_var', name='k', value='v'), {'name': 'k', 'value': 'v', 'type': 'string'},
          'v'),
-    case('set_var_not_a_string', lambda r: r.set_var('k', 5), raises=TypeError),
+    # relay-py sends a value that is not a string as it is, and returns the response's value.
+    case('set_var_number_sent_as_is', lambda r: r.set_var('k', 5),
+         req('set_var', name='k', value=5), {'name': 'k', 'value': 5}, 5),
     case('set_vars', lambda r: r.set_vars({'a': '1', 'b': '2'}), steps=[
         Step(req('set_var', name='a', value='1'), {'value': '1'}),
         Step(req('set_var', name='b', value='2'), {'value': '2'})]),
@@ -214,10 +223,11 @@ CASES = [
              text='Lunch', target=GG, push_opts={})),
     case('cancel_broadcast', lambda r: r.cancel_broadcast(G, 'news'),
          req('notification', _target=GG, type='cancel', name='news', target=GG)),
-    case('notify', lambda r: r.notify([T, BOB], BOB, 'n', 'Hi'),
+    # Deprecated (DeprecationWarning), still sent as before for old code.
+    case('notify', deprecated(lambda r: r.notify([T, BOB], BOB, 'n', 'Hi')),
          req('notification', _target={'uris': [T, BOB]}, originator=BOB, type='notify',
              name='n', text='Hi', target={'uris': [T, BOB]}, push_opts={})),
-    case('cancel_notify', lambda r: r.cancel_notify(T, 'n'),
+    case('cancel_notify', deprecated(lambda r: r.cancel_notify(T, 'n')),
          req('notification', _target=TG, type='cancel', name='n', target=TG)),
 
     # ----------------------------------------------------------- device info
@@ -304,6 +314,10 @@ CASES = [
          req('set_led', _target=ITG, effect='static', args={'colors': {'3': 'ff0000'}})),
     case('switch_led_on_default_color', lambda r: r.switch_led_on(IT, 16),
          req('set_led', _target=ITG, effect='static', args={'colors': {'16': '0000ff'}})),
+    case('switch_led_on_index_as_string', lambda r: r.switch_led_on(IT, '12', 'ff0000'),
+         req('set_led', _target=ITG, effect='static', args={'colors': {'12': 'ff0000'}})),
+    case('switch_led_on_index_not_a_number', lambda r: r.switch_led_on(IT, 'x'),
+         raises=ValueError),
     case('switch_led_on_index_0', lambda r: r.switch_led_on(IT, 0), raises=ValueError),
     case('switch_led_on_index_17', lambda r: r.switch_led_on(IT, 17), raises=ValueError),
     case('switch_all_led_off', lambda r: r.switch_all_led_off(IT),
@@ -378,6 +392,13 @@ CASES = [
              group_uri='urn:relay-resource:name:group:Team%20A'
                        '?device=urn%3Arelay-resource%3Aname%3Adevice%3AAlice'),
          {'is_member': False}, False),
+    # relay-py keeps "/" in the device URN it encodes (as in every URN builder).
+    case('is_group_member_slash_in_name',
+         lambda r: r.is_group_member(G, relaysync.device_name('Jim Smith/2')),
+         req('group_query', query='is_member',
+             group_uri='urn:relay-resource:name:group:Team%20A'
+                       '?device=urn%3Arelay-resource%3Aname%3Adevice%3AJim%20Smith/2'),
+         {'is_member': True}, True),
     case('is_group_member_id_based',
          lambda r: r.is_group_member(relaysync.group_id('g1'), T), raises=ValueError),
     case('create_group', lambda r: r.create_group('Team B'),
@@ -423,6 +444,17 @@ CASES = [
              analytics_content={'app': 'demo', 'count': 0, 'x': 'y'})),
 
     # ---------------------------------------------------------- sms, misc
+    # ------------------- server features no released SDK has yet (SDK branches)
+    case('debug_log', lambda r: r.debug_log('step 2 done'),
+         req('debug_log', content='step 2 done')),
+    case('subscribe', lambda r: r.subscribe(T, 'nfc_tap'),
+         req('subscribe', _target=TG, event_type='nfc_tap')),
+    case('subscribe_enum', lambda r: r.subscribe([T, BOB],
+                                                 relaysync.SubscribableEvent.OUTDOOR_POSITION),
+         req('subscribe', _target={'uris': [T, BOB]}, event_type='outdoor_position')),
+    case('subscribe_no_event_type', lambda r: r.subscribe(T, None), raises=TypeError),
+    case('unsubscribe', lambda r: r.unsubscribe(T, 'indoor_position'),
+         req('unsubscribe', _target=TG, event_type='indoor_position')),
     case('sms', lambda r: r.sms('text', 'hello', 'tel:+15555550100'),
          req('sms', type='text', text='hello', uri='tel:+15555550100'),
          {'message_id': 'm-1'}, 'm-1'),
@@ -441,6 +473,11 @@ CASES = [
     case('target_not_a_urn', lambda r: r.say(5, 'x'), raises=TypeError),
     case('target_empty_list', lambda r: r.say([], 'x'), raises=ValueError),
     case('target_empty_string', lambda r: r.say('', 'x'), raises=TypeError),
+    # A None or non-URN target is refused before anything is sent.
+    case('target_none', lambda r: r.say(None, 'x'), raises=TypeError),
+    case('target_none_no_text', lambda r: r.end_interaction(None), raises=TypeError),
+    case('target_not_a_relay_urn', lambda r: r.say('Alice', 'x'), raises=TypeError),
+    case('target_uris_not_urns', lambda r: r.vibrate({'uris': [T, 'Bob']}), raises=TypeError),
 ]
 
 

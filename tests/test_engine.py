@@ -364,7 +364,7 @@ def test_concurrent_calls_answered_out_of_order(runner):
     ('"just a string"', 'not a JSON object'),
     ('{"no_type": 1}', 'without a string _type'),
     ('{"_type": 5}', 'without a string _type'),
-    ('{"_type": "wf_api_made_up_event"}', 'unknown _type'),
+    ('{"_type": "wf_api_made_up_notice"}', 'unknown _type'),
 ])
 def test_malformed_messages_are_logged_and_skipped(runner, caplog, text, fragment):
     caplog.set_level(logging.WARNING, logger='relaysync.connection')
@@ -383,7 +383,7 @@ def test_malformed_messages_before_the_start_event(served, caplog):
     results = queue.Queue()
     served.workflow.on_start(lambda relay, trigger: results.put(relay.get_var('x')))
     with served.peer() as peer:
-        for text in ('', '{', 'null', '{"_type": "wf_api_unknown_event", "x": 1}',
+        for text in ('', '{', 'null', '{"_type": "wf_api_unknown_thing", "x": 1}',
                      '{"_id": "nope", "_type": "wf_api_get_var_response", "value": 1}'):
             peer.send_text(text)
         peer.start()

@@ -16,7 +16,8 @@ CALL8 = CALL7 + ['connect_time_epoch']
 CALL10 = CALL7[:6] + ['reason', 'start_time_epoch', 'connect_time_epoch', 'end_time_epoch']
 
 #: wire _type -> (decorator, event fields passed after ``relay``, in order).
-#: Written from relay-py's handler signatures, independently of relaysync's table.
+#: Written from relay-py's handler signatures (and, for the subscription events,
+#: relay-js's event types, source_uri last), independently of relaysync's table.
 SIGNATURES = {
     'wf_api_start_event': ('on_start', ['trigger']),
     'wf_api_stop_event': ('on_stop', ['reason']),
@@ -43,7 +44,14 @@ SIGNATURES = {
     'wf_api_call_failed_event': ('on_call_failed', CALL10),
     'wf_api_sms_event': ('on_sms', ['id', 'event']),
     'wf_api_resume_event': ('on_resume', ['trigger']),
+    'wf_api_position_event': ('on_position', ['position_metadata', 'position_tags',
+                                              'transition', 'source_uri']),
+    'wf_api_geofence_event': ('on_geofence', ['geofence_label', 'transition', 'source_uri']),
+    'wf_api_nfc_tap_event': ('on_nfc_tap', ['uid', 'counter', 'tag_content', 'source_uri']),
+    'wf_api_http_post_event': ('on_http_post', ['payload', 'headers', 'query', 'source_uri']),
 }
+#: Events whose handler gets the whole event as one dict.
+WHOLE = {'wf_api_audio_event': 'on_audio'}
 
 
 def sample_value(field):
@@ -88,7 +96,18 @@ def sentinel(peer, recorder):
 
 
 def test_signature_table_covers_every_event():
-    assert set(SIGNATURES) == set(EVENTS)
+    assert set(SIGNATURES) | set(WHOLE) == set(EVENTS)
+
+
+@pytest.mark.parametrize('event_type', sorted(WHOLE))
+def test_whole_event_handlers_get_the_fields_as_one_dict(serve, event_type):
+    workflow = relaysync.Workflow('events')
+    recorder = Recorder()
+    getattr(workflow, WHOLE[event_type])(recorder.handler('whole'))
+    with serve(workflow).peer() as peer:
+        peer.event(event_type, source_uri=DEVICE, filename='beep.wav', extra={'n': ['a', 'b']})
+        assert recorder.next() == ('whole', ({'source_uri': DEVICE, 'filename': 'beep.wav',
+                                              'extra': {'n': ['a', 'b']}},))
 
 
 @pytest.mark.parametrize('event_type', sorted(SIGNATURES))

@@ -21,6 +21,8 @@ from peer import HandshakeRejected, RelayPeer, http_request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SAMPLES = os.path.join(ROOT, 'samples')
+#: An interaction URN for the events the peer sends.
+IT = 'urn:relay-resource:name:interaction:i?device=urn%3Arelay-resource%3Aname%3Adevice%3AH'
 GUNICORN = os.path.join(os.path.dirname(sys.executable), 'gunicorn')
 
 
@@ -105,17 +107,17 @@ def test_flask_sample_serves_page_and_two_workflows_on_one_port():
         with RelayPeer(f'ws://127.0.0.1:{port}/echo') as peer:
             peer.start('urn:relay-resource:name:device:Bob')
             peer.respond(peer.expect('wf_api_start_interaction_request'))
-            peer.event('wf_api_interaction_lifecycle_event', type='started', source_uri='urn:i')
+            peer.event('wf_api_interaction_lifecycle_event', type='started', source_uri=IT)
             listen = peer.expect('wf_api_listen_request')
             peer.respond(listen)
             peer.event('wf_api_speech_event', request_id=listen['_id'], text='pizza',
-                       lang='en-US', source_uri='urn:i')
+                       lang='en-US', source_uri=IT)
             say = peer.expect('wf_api_say_request')
             assert say['text'] == 'you said pizza'
             peer.respond(say, id=say['_id'])
-            peer.prompt(say['_id'], 'stopped', 'urn:i')
+            peer.prompt(say['_id'], 'stopped', IT)
             peer.respond(peer.expect('wf_api_end_interaction_request'))
-            peer.event('wf_api_interaction_lifecycle_event', type='ended', source_uri='urn:i')
+            peer.event('wf_api_interaction_lifecycle_event', type='ended', source_uri=IT)
             peer.expect('wf_api_terminate_request')
         # The app is still healthy afterwards, and the workflows are not Flask routes.
         assert http_request(port, 'GET', '/').status == 200
@@ -191,7 +193,7 @@ def hold_instance(port: int, path: str, index: int) -> RelayPeer:
     peer = RelayPeer(f'ws://127.0.0.1:{port}{path}', timeout=15)
     peer.start(f'urn:relay-resource:name:device:H{index}')
     peer.respond(peer.expect('wf_api_start_interaction_request'))
-    peer.event('wf_api_interaction_lifecycle_event', type='started', source_uri=f'urn:i{index}')
+    peer.event('wf_api_interaction_lifecycle_event', type='started', source_uri=f'{IT}{index}')
     peer.held_say = peer.expect('wf_api_say_request')
     return peer
 
@@ -199,9 +201,9 @@ def hold_instance(port: int, path: str, index: int) -> RelayPeer:
 def finish_instance(peer: RelayPeer) -> None:
     say = peer.held_say
     peer.respond(say, id=say['_id'])
-    peer.prompt(say['_id'], 'stopped', 'urn:i')
+    peer.prompt(say['_id'], 'stopped', IT)
     peer.respond(peer.expect('wf_api_end_interaction_request'))
-    peer.event('wf_api_interaction_lifecycle_event', type='ended', source_uri='urn:i')
+    peer.event('wf_api_interaction_lifecycle_event', type='ended', source_uri=IT)
     peer.expect('wf_api_terminate_request')
     peer.close()
 

@@ -117,6 +117,8 @@ def expected_event(message: Any) -> Optional[Any]:
     if value.get('_id') is not None and mtype.endswith('_response'):
         return None
     spec = EVENTS[mtype]
+    if spec.whole:
+        return spec.name, ({k: v for k, v in value.items() if not k.startswith('_')},)
     return spec.name, tuple(value.get(f) for f in spec.fields)
 
 

@@ -11,6 +11,7 @@ How the workflow path is chosen: ``--path``, else the first path literal of a
 ``.register(workflow, '/path')`` call in the program's source, else ``/``.
 """
 
+import json
 import os
 import subprocess
 import threading
@@ -20,7 +21,7 @@ from typing import Any, Dict, List, Optional, TextIO, Tuple
 from .interactive import Interactive
 from .program import Program, discover_path, free_port
 from .run import CLOSED, TERMINATED, Run
-from .scenario import Scenario, ScenarioError
+from .scenario import EVENT_ACTIONS, Scenario, ScenarioError
 from .simulator import Simulator
 from .transcript import WORKFLOW, Entry, format_entry
 from .wsclient import HandshakeFailed
@@ -131,6 +132,34 @@ def _press_step(spec: str) -> Dict[str, Any]:
     return step
 
 
+def _event_step(spec: str) -> Dict[str, Any]:
+    """``[DEVICE:]KIND[=VALUE][@SECONDS]`` → a scenario step (a device event)."""
+    step: Dict[str, Any] = {}
+    base, at, when = spec.rpartition('@')
+    if at:
+        try:
+            step['delay'] = float(when)
+            spec = base
+        except ValueError:
+            pass  # an @ inside the value
+    head, sep, value = spec.partition('=')
+    device, _, kind = head.rpartition(':')
+    if kind not in EVENT_ACTIONS:
+        raise ScenarioError(f'--event {spec!r}: KIND must be one of '
+                            f'{", ".join(EVENT_ACTIONS)}')
+    if device:
+        step['device'] = device
+    if value.lstrip().startswith('{'):
+        try:
+            step[kind] = json.loads(value)
+        except ValueError as exc:
+            raise ScenarioError(f'--event {spec!r}: the value is not valid JSON ({exc})') \
+                from None
+    else:
+        step[kind] = value
+    return step
+
+
 def build_scenario(opts: Any) -> Scenario:
     """The scenario file (if any) with the command-line options laid over it.
 
@@ -195,6 +224,7 @@ def build_scenario(opts: Any) -> Scenario:
                 by_name[member] = {'name': member}
                 devices.append(by_name[member])
     steps = list(data.get('steps', [])) + [_press_step(s) for s in opts.press or []]
+    steps += [_event_step(s) for s in getattr(opts, 'event', None) or []]
     options = dict(data.get('options', {}))
     for key in ('time_scale', 'timeout'):
         if getattr(opts, key) is not None:

@@ -4,8 +4,10 @@ A :class:`VirtualDevice` records everything that happened to it (``heard``,
 ``leds``, ``vibrations``, ``notifications``, ...) and offers what a person
 holding it can do (:meth:`~VirtualDevice.press`, :meth:`~VirtualDevice.say`,
 :meth:`~VirtualDevice.acknowledge`, :meth:`~VirtualDevice.answer`,
-:meth:`~VirtualDevice.hang_up`).  Those actions run on the simulator's clock
-thread and return once done.
+:meth:`~VirtualDevice.hang_up`, and the events of subscriptions:
+:meth:`~VirtualDevice.position`, :meth:`~VirtualDevice.geofence`,
+:meth:`~VirtualDevice.nfc_tap`, :meth:`~VirtualDevice.http_post`).  Those
+actions run on the simulator's clock thread and return once done.
 
 Create devices with :meth:`relaysync.simulator.Simulator.device`.
 """
@@ -138,6 +140,8 @@ class VirtualDevice:
         pressed: ``(button, taps)`` pairs pressed, in order.
         sip: ``{uri, expires}`` of the last ``register`` request (None
             before, or after one with ``expires`` 0).
+        subscribers: ``{event_type: [Run, ...]}``: the runs subscribed to the
+            device's events (``subscribe`` requests).
         log: the transcript entries that concern this device.
     """
 
@@ -177,6 +181,8 @@ class VirtualDevice:
         self.pressed: List[tuple] = []
         self.log: List[Entry] = []
         self.sip: Optional[Dict[str, Any]] = None
+        self.subscribers: Dict[str, List[Any]] = {}
+        self._nfc_counter = 0
         # internal state, touched only on the clock thread
         self.answers: List[Optional[str]] = list(says or [])
         self.listening: Any = None
@@ -303,6 +309,97 @@ class VirtualDevice:
             connection is gone).
         """
         return self._sim.clock.run_sync(lambda: self._sim.request_call(self, uri))
+
+    # ------------------------------------- events of subscriptions (clock thread)
+    def position(self, position_metadata: Any, position_tags: Optional[List[str]] = None,
+                 transition: str = 'entry') -> bool:
+        """Move into (or out of) an indoor position.
+
+        Sends ``wf_api_position_event {position_metadata, position_tags,
+        transition, source_uri}`` to every run subscribed to this device's
+        ``indoor_position`` events; recorded in the transcript either way.
+
+        Args:
+            position_metadata: where: venue, floor, room (a string, as the
+                Relay server sends it).
+            position_tags: the position's tags (default: none).
+            transition: ``'entry'`` (the default) or ``'exit'``.
+
+        Returns:
+            True when a run was sent the event.
+
+        Raises:
+            ValueError: ``transition`` is neither ``entry`` nor ``exit``.
+        """
+        from .handlers import subscriptions
+        fields = subscriptions.position_fields(position_metadata, position_tags, transition)
+        return self._emit('position', fields)
+
+    def geofence(self, geofence_label: Any, transition: str = 'entry') -> bool:
+        """Cross a geofence.
+
+        Sends ``wf_api_geofence_event {geofence_label, transition, source_uri}``
+        to every run subscribed to this device's ``outdoor_position`` events.
+
+        Args:
+            geofence_label: the geofence's name.
+            transition: ``'entry'`` (the default) or ``'exit'``.
+
+        Returns:
+            True when a run was sent the event.
+
+        Raises:
+            ValueError: ``transition`` is neither ``entry`` nor ``exit``.
+        """
+        from .handlers import subscriptions
+        return self._emit('geofence', subscriptions.geofence_fields(geofence_label, transition))
+
+    def nfc_tap(self, uid: str, tag_content: Any = '', counter: Optional[str] = None) -> bool:
+        """Tap a Relay NFC tag.
+
+        Sends ``wf_api_nfc_tap_event {uid, counter, tag_content, source_uri}`` to
+        every run subscribed to this device's ``nfc_tap`` events.
+
+        Args:
+            uid: the tag's id.
+            tag_content: what the tag holds (default ``''``).
+            counter: the tag's tap counter (default: this device's taps so far,
+                counted from 1, as a string).
+
+        Returns:
+            True when a run was sent the event.
+        """
+        def fields() -> Dict[str, Any]:
+            self._nfc_counter += 1
+            return {'uid': uid, 'counter': counter if counter is not None
+                    else str(self._nfc_counter), 'tag_content': tag_content}
+        return self._emit('nfc_tap', fields)
+
+    def http_post(self, payload: Any, headers: Any = '', query: Any = '') -> bool:
+        """An HTTP POST arrives at the Relay server for this device.
+
+        Sends ``wf_api_http_post_event {payload, headers, query, source_uri}`` to
+        every run subscribed to this device's ``http_post`` events.
+
+        Args:
+            payload: the request body.
+            headers: its headers (default ``''``).
+            query: its query string (default ``''``).
+
+        Returns:
+            True when a run was sent the event.
+        """
+        return self._emit('http_post', {'payload': payload, 'headers': headers,
+                                         'query': query})
+
+    def _emit(self, event: str, fields: Any) -> bool:
+        from .handlers import subscriptions
+
+        def send() -> bool:
+            values = fields() if callable(fields) else fields
+            return subscriptions.emit(self, event, values,
+                                      subscriptions.describe(event, values))
+        return self._sim.clock.run_sync(send)
 
     # ------------------------------------------------------------- waiting
     def wait_until_heard(self, text: str, timeout: float = 5.0) -> bool:

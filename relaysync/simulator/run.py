@@ -77,6 +77,7 @@ class Run:
             ``wf_api_error_response``.
         crashes: reports of workflow handlers that raised (in-process
             workflows, and programs whose stderr showed a traceback).
+        debug_log: the lines the workflow wrote with ``debug_log``.
         outcome: ``running``, ``terminated`` (the workflow sent terminate),
             ``closed`` (the workflow closed the connection without terminating)
             or ``stopped`` (the simulator ended it: timeout, quit, close).
@@ -98,6 +99,7 @@ class Run:
         self.events: List[Dict[str, Any]] = []
         self.errors: List[Tuple[Dict[str, Any], str]] = []
         self.crashes: List[str] = []
+        self.debug_log: List[str] = []
         self.outcome = RUNNING
         self.stop_reason: Optional[str] = None
         self.close_code: Optional[int] = None

@@ -44,6 +44,13 @@ more seconds, then acts:
   ``"hang_up": true``, ``"call": URI`` (ask the assistant to call),
   ``"set": {"battery": 5}`` (change device properties),
   ``"resolve_incident": REASON`` (an operator resolves the latest open incident).
+* device events, for a workflow that subscribed to them (``Relay.subscribe``):
+  ``"position": METADATA``, ``"geofence": LABEL``, ``"nfc_tap": UID``,
+  ``"http_post": PAYLOAD``, or an object of the matching
+  :class:`~relaysync.simulator.VirtualDevice` method's arguments
+  (``{"geofence_label": "dock", "transition": "exit"}``).  Without a
+  condition, such a step waits until the workflow has subscribed to that
+  kind of event on its device.
 
 Times are simulated seconds (scaled by ``time_scale``).
 """
@@ -60,7 +67,15 @@ DEVICE_KEYS = ('name', 'id', 'type', 'battery', 'address', 'latlong', 'indoor_lo
                'username', 'location_enabled', 'ack_alerts', 'answer_calls', 'inbox', 'says')
 TRIGGER_KEYS = ('device', 'type', 'args', 'vars')
 CONDITIONS = ('at', 'after_heard', 'after')
-ACTIONS = ('press', 'say', 'ack', 'answer', 'hang_up', 'call', 'set', 'resolve_incident')
+#: device-event action -> (its VirtualDevice method's arguments, the subscription it needs)
+EVENT_ACTIONS = {
+    'position': (('position_metadata', 'position_tags', 'transition'), 'indoor_position'),
+    'geofence': (('geofence_label', 'transition'), 'outdoor_position'),
+    'nfc_tap': (('uid', 'tag_content', 'counter'), 'nfc_tap'),
+    'http_post': (('payload', 'headers', 'query'), 'http_post'),
+}
+ACTIONS = ('press', 'say', 'ack', 'answer', 'hang_up', 'call', 'set',
+           'resolve_incident') + tuple(EVENT_ACTIONS)
 STEP_KEYS = ('device', 'delay', 'text', 'heard_by') + CONDITIONS + ACTIONS
 
 
@@ -190,6 +205,13 @@ class Scenario:
                     raise ScenarioError(f'{where}: {exc}') from None
             if 'set' in step:
                 _keys(step['set'], DEVICE_KEYS[1:], f'{where}.set')
+            for action, (params, _) in EVENT_ACTIONS.items():
+                if action in step and not isinstance(step[action], str):
+                    _keys(step[action], params, f'{where}.{action}')
+                    _expect(params[0] in step[action], f'{where}.{action}',
+                            f'needs "{params[0]}"')
+                    _expect(step[action].get('transition', 'entry') in ('entry', 'exit'),
+                            f'{where}.{action}', '"transition" must be "entry" or "exit"')
             for key in ('at', 'delay'):
                 if key in step:
                     _expect(isinstance(step[key], (int, float)) and step[key] >= 0, where,
@@ -274,6 +296,14 @@ class StepRunner:
             wait = max(0.0, self.t0 + step['at'] - self.sim.clock.now())
             self.sim.clock.call_later(wait + step.get('delay', 0), self._fire)
             return
+        if self._subscription(step) is not None:
+            if self._subscribed(step):
+                self.sim.clock.call_later(step.get('delay', 0), self._fire)
+                return
+            self.waiting = True
+            if self._on_entry not in self.sim.listeners:
+                self.sim.listeners.append(self._on_entry)
+            return
         if self.index > 0 and not any(c in step for c in CONDITIONS):
             self.sim.clock.call_later(step.get('delay', 0), self._fire)  # right after the last
             return
@@ -285,7 +315,21 @@ class StepRunner:
         if self._on_entry not in self.sim.listeners:
             self.sim.listeners.append(self._on_entry)
 
+    def _subscription(self, step: Dict[str, Any]) -> Optional[str]:
+        """The subscription a device-event step without a condition waits for."""
+        if any(c in step for c in CONDITIONS):
+            return None
+        action = next((a for a in EVENT_ACTIONS if a in step), None)
+        return EVENT_ACTIONS[action][1] if action else None
+
+    def _subscribed(self, step: Dict[str, Any]) -> bool:
+        kind = self._subscription(step)
+        runs = self._device(step).subscribers.get(kind, [])
+        return any(not r.done for r in runs)
+
     def _matches(self, step: Dict[str, Any], entry: Entry) -> bool:
+        if self._subscription(step) is not None:
+            return entry.kind == 'subscribe' and self._subscribed(step)
         who = step.get('heard_by', step.get('device', self.run.device.name))
         if entry.who != who:
             return False
@@ -337,3 +381,8 @@ class StepRunner:
             open_ids = [i for i, inc in sim.incidents.items() if inc['state'] == 'open']
             if open_ids:
                 sim.close_incident(open_ids[-1], step['resolve_incident'])
+        else:
+            action = next(a for a in EVENT_ACTIONS if a in step)
+            value = step[action]
+            args = value if isinstance(value, dict) else {EVENT_ACTIONS[action][0][0]: value}
+            getattr(device, action)(**args)

@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, List, Optional, Union
 from urllib.parse import parse_qs
 
 from .. import handshake, urns
+from ..events import handler_label
 from .clock import Clock
 from .devices import INPUT_TYPES, Group, VirtualDevice
 from .handlers import account, calls, interactions
@@ -178,7 +179,8 @@ class Simulator:
         def listener(conn: Any, name: str, exc: BaseException) -> None:
             if conn.path == wanted:
                 text = ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                self.report_crash(f'[{conn.id}] on_{name} handler raised (path {conn.path})\n'
+                self.report_crash(f'[{conn.id}] {handler_label(name)} handler raised '
+                                  f'(path {conn.path})\n'
                                   + text)
         self._error_listener = listener
         self._server.add_error_listener(listener)

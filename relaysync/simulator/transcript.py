@@ -27,7 +27,8 @@ class Entry(NamedTuple):
         kind: a category: ``request``, ``heard``, ``played``, ``led``,
             ``vibrate``, ``notification``, ``ack``, ``interaction``, ``button``,
             ``speech``, ``listen``, ``timer``, ``call``, ``incident``, ``error``,
-            ``trigger``, ``stop``, ``note``, ``program``.
+            ``trigger``, ``stop``, ``note``, ``program``, ``subscribe``,
+            ``position``, ``geofence``, ``nfc_tap``, ``http_post``, ``debug``.
         text: the readable text.
         run: the number of the workflow instance (run) it belongs to, or 0.
     """

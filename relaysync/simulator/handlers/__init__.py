@@ -20,6 +20,8 @@ Not modelled, and why:
   endpoint exists, so nothing follows from it.
 * ``sms`` is answered and recorded (``Simulator.sms``); its events are
   undocumented, so no ``wf_api_sms_event`` is sent.
+* ``subscribe``, ``unsubscribe`` and ``debug_log`` follow server features no
+  released SDK has yet (see :mod:`.subscriptions`).
 * Never sent: ``wf_api_resume_event`` and ``wf_api_audio_event`` (undocumented),
   interaction lifecycle ``failed`` and prompt ``failed`` (nothing fails here),
   and the ``timed_out`` notification state (alerts do not time out).
@@ -48,6 +50,7 @@ HIDDEN_FIELDS: Dict[str, Tuple[str, ...]] = {
     'register': ('password',),
     'notification': ('target',),
     'listen': ('request_id',),
+    'debug_log': ('content',),   # shown as its own "debug log" line
 }
 
 #: request name -> response fields left out of the transcript
@@ -68,9 +71,10 @@ def handles(*names: str) -> Callable[[Handler], Handler]:
 
 
 from . import account, calls, device, instance, interactions  # noqa: E402,F401  (they register)
+from . import subscriptions  # noqa: E402,F401
 
 __all__ = ['HANDLERS', 'UNSUPPORTED', 'HIDDEN_FIELDS', 'HIDDEN_RESPONSE', 'handles', 'end_run',
-           'account', 'calls', 'device', 'instance', 'interactions']
+           'account', 'calls', 'device', 'instance', 'interactions', 'subscriptions']
 
 
 def end_run(run) -> None:  # type: ignore[no-untyped-def]
@@ -79,3 +83,4 @@ def end_run(run) -> None:  # type: ignore[no-untyped-def]
     instance.stop_timers(run)
     interactions.end_all(run)
     calls.end_all(run)
+    subscriptions.end_all(run)
