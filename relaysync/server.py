@@ -23,6 +23,7 @@ from .connection import (DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_EVENTS, Co
                          current_connection)
 from .exceptions import ServerException
 from .reactor import Channel, IOLimits, Reactor
+from .relay import Relay
 from .timeouts import Timeouts
 from .version import SERVER_NAME, __version__
 
@@ -367,7 +368,7 @@ class Server:
                 self._counter += 1
                 conn_id = f'c{self._counter}'
                 conn = Connection(workflow, transport, conn_id, self.timeouts, path,
-                                  on_finished=self._connection_finished, own_worker=own_worker,
+                                  context=Relay, on_finished=self._connection_finished, own_worker=own_worker,
                                   on_handler_error=self._handler_error,
                                   on_closed=self._connection_closed,
                                   max_queued_events=self.max_queued_events,
