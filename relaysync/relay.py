@@ -11,7 +11,7 @@ porting guide for the few deliberate differences.
 import logging
 import warnings
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping,
-                    MutableMapping, Optional, Tuple, TypeVar, Union)
+                    MutableMapping, Optional, Tuple, TypeVar, Union, cast)
 
 from . import options, urns
 from .actions import ACTIONS, RESPONSE, Action, build, describe
@@ -186,8 +186,9 @@ class Relay:
 
     @staticmethod
     def targets_from_source_uri(source_uri: str) -> Dict[str, List[str]]:
-        """Wrap one URN as a target, ``{'uris': [source_uri]}``, unchecked.  Nothing
-        is sent."""
+        """Wrap ``source_uri`` as a target, ``{'uris': [source_uri]}``, unchecked.
+
+        Nothing is sent."""
         return {'uris': [source_uri]}
 
     # The builders of options (nothing is sent), relay-py's static methods.
@@ -338,7 +339,7 @@ class Relay:
             text: what to say.
             lang: the language of ``text`` (default ``'en-US'``).
         """
-        return str(self._act('say', target, text=text, lang=lang))
+        return cast(str, self._act('say', target, text=text, lang=lang))
 
     def say_and_wait(self, target: Target, text: str,
                      lang: Union[Language, str] = 'en-US') -> str:
@@ -351,7 +352,7 @@ class Relay:
         Raises:
             PlaybackFailed: the device reports that the playback failed.
         """
-        return str(self._act('say_and_wait', target, text=text, lang=lang))
+        return cast(str, self._act('say_and_wait', target, text=text, lang=lang))
 
     def play(self, target: Target, filename: str) -> str:
         """Play an audio file on the target, without waiting; returns the playback id.
@@ -360,7 +361,7 @@ class Relay:
             filename: an uploaded audio file's name, or a built-in sound such as
                 ``'relay-static://emergency'``.
         """
-        return str(self._act('play', target, filename=filename))
+        return cast(str, self._act('play', target, filename=filename))
 
     def play_and_wait(self, target: Target, filename: str) -> str:
         """Play an audio file and block until it has finished; returns the playback id.
@@ -371,7 +372,7 @@ class Relay:
         Raises:
             PlaybackFailed: the device reports that the playback failed.
         """
-        return str(self._act('play_and_wait', target, filename=filename))
+        return cast(str, self._act('play_and_wait', target, filename=filename))
 
     def stop_playback(self, target: Target,
                       pb_id: Union[str, List[str], None] = None) -> None:
@@ -421,7 +422,7 @@ class Relay:
             from_lang: its language.
             to_lang: the language wanted.
         """
-        return str(self._act('translate', text=text, from_lang=from_lang, to_lang=to_lang))
+        return cast(str, self._act('translate', text=text, from_lang=from_lang, to_lang=to_lang))
 
     # ------------------------------------------------------- notifications
     def alert(self, target: Target, originator: str, name: str, text: str,
@@ -476,28 +477,28 @@ class Relay:
     # --------------------------------------------------------- device info
     def get_device_name(self, target: Target) -> str:
         """The device's name."""
-        return str(self._act('get_device_name', target))
+        return cast(str, self._act('get_device_name', target))
 
     def get_device_id(self, target: Target) -> str:
         """The device's id."""
-        return str(self._act('get_device_id', target))
+        return cast(str, self._act('get_device_id', target))
 
     def get_device_type(self, target: Target) -> str:
         """The device type: ``relay``, ``relay2``, ``relay_app``, ``roip`` or ``dash``
         (see :class:`~relaysync.enums.DeviceType`)."""
-        return str(self._act('get_device_type', target))
+        return cast(str, self._act('get_device_type', target))
 
     def get_user_profile(self, target: Target) -> str:
         """The username of the profile logged in on the device."""
-        return str(self._act('get_user_profile', target))
+        return cast(str, self._act('get_user_profile', target))
 
     def get_device_location(self, target: Target, refresh: bool = False) -> str:
         """The street address of the device's last known location."""
-        return str(self._act('get_device_location', target, refresh=refresh))
+        return cast(str, self._act('get_device_location', target, refresh=refresh))
 
     def get_device_address(self, target: Target, refresh: bool = False) -> str:
         """The same as :meth:`get_device_location`."""
-        return str(self._act('get_device_address', target, refresh=refresh))
+        return cast(str, self._act('get_device_address', target, refresh=refresh))
 
     def get_device_coordinates(self, target: Target, refresh: bool = False) -> List[float]:
         """The device's coordinates, ``[latitude, longitude]``."""
@@ -511,7 +512,7 @@ class Relay:
 
     def get_device_indoor_location(self, target: Target, refresh: bool = False) -> str:
         """The device's indoor location."""
-        return str(self._act('get_device_indoor_location', target, refresh=refresh))
+        return cast(str, self._act('get_device_indoor_location', target, refresh=refresh))
 
     def get_device_battery(self, target: Target, refresh: bool = False) -> int:
         """The device's battery level in percent, as the server sends it."""
@@ -666,7 +667,7 @@ class Relay:
             originator: the URN of the device the incident concerns.
             itype: a free-form incident type, e.g. ``'Panic Alert'``.
         """
-        return str(self._act('create_incident', itype=itype, originator=originator))
+        return cast(str, self._act('create_incident', itype=itype, originator=originator))
 
     def resolve_incident(self, incident_id: str, reason: str) -> None:
         """Resolve the incident ``incident_id`` (from :meth:`create_incident`),
@@ -677,7 +678,7 @@ class Relay:
     def place_call(self, target: Target, callee_uri: str) -> str:
         """Call ``callee_uri`` (a device URN or an address) from the target device
         and return the call id; progress arrives as ``on_call_*`` events."""
-        return str(self._act('place_call', target, callee_uri=callee_uri))
+        return cast(str, self._act('place_call', target, callee_uri=callee_uri))
 
     def answer_call(self, target: Target, call_id: str) -> None:
         """Answer the call ``call_id`` (from the call event) ringing on the device."""
@@ -699,11 +700,13 @@ class Relay:
 
     def register_for_calls(self, target: Target, uri: str, password: str,
                            expires: int = 3600) -> None:
-        """:meth:`register` with ``expires`` defaulting to one hour (3600)."""
+        """:meth:`register` at ``uri`` with ``password``, ``expires`` defaulting to one
+        hour (3600)."""
         self._act('register_for_calls', target, uri=uri, password=password, expires=expires)
 
     def unregister_for_calls(self, target: Target, uri: str, password: str) -> None:
-        """Unregister from ``uri``: :meth:`register` with ``expires`` 0."""
+        """Unregister from ``uri`` (with its ``password``): :meth:`register` with
+        ``expires`` 0."""
         self._act('unregister_for_calls', target, uri=uri, password=password)
 
     # -------------------------------------------------------------- groups
@@ -725,11 +728,11 @@ class Relay:
         if group is None or device is None:
             raise InvalidArgument(f'is_group_member needs a name-based group URN and device '
                                   f'URN, got {group_name_uri!r}, {potential_member_name_uri!r}')
-        return bool(self._act('is_group_member', group_uri=urns.group_member(group, device)))
+        return cast(bool, self._act('is_group_member', group_uri=urns.group_member(group, device)))
 
     def create_group(self, name: str) -> str:
         """Create a group named ``name`` and return its URN (a relay-js action)."""
-        return str(self._act('create_group', name=name))
+        return cast(str, self._act('create_group', name=name))
 
     def delete_group(self, group_uri: str) -> None:
         """Delete the group ``group_uri``."""
@@ -740,7 +743,8 @@ class Relay:
         self._act('add_group_members', members, group_uri=group_uri)
 
     def remove_group_members(self, group_uri: str, members: Target) -> None:
-        """Remove ``members`` (device URNs, in any target form) from the group."""
+        """Remove ``members`` (device URNs, in any target form) from the group
+        ``group_uri``."""
         self._act('remove_group_members', members, group_uri=group_uri)
 
     # --------------------------------------------------------------- inbox
@@ -765,7 +769,7 @@ class Relay:
         self._act('subscribe', target, event_type=_event_type('subscribe', event_type))
 
     def unsubscribe(self, target: Target, event_type: Union[SubscribableEvent, str]) -> None:
-        """Stop a subscription made with :meth:`subscribe`."""
+        """Stop the subscription to ``event_type`` made with :meth:`subscribe`."""
         self._act('unsubscribe', target, event_type=_event_type('unsubscribe', event_type))
 
     # ---------------------------------------------------------- analytics
@@ -806,7 +810,8 @@ class Relay:
 
     def track_user_event(self, category: str, target: str,
                          parameters: Optional[Mapping[str, Any]] = None) -> None:
-        """:meth:`track_event`, attributed to the device ``target`` (a URN)."""
+        """:meth:`track_event` (``category``, ``parameters``), attributed to the device
+        ``target`` (a URN)."""
         self._act('track_user_event', target=target, category=category,
                   parameters=dict(self._analytics_defaults, **(parameters or {})))
 
@@ -814,7 +819,7 @@ class Relay:
     def sms(self, stype: str, text: str, uri: str) -> str:
         """Send the SMS ``text`` of type ``stype`` to ``uri`` and return its message
         id; delivery is reported to ``on_sms``."""
-        return str(self._act('sms', stype=stype, text=text, uri=uri))
+        return cast(str, self._act('sms', stype=stype, text=text, uri=uri))
 
     # ----------------------------------------------------------- lifecycle
     def terminate(self) -> None:

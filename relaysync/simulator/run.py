@@ -391,6 +391,7 @@ class Run:
             return
         ctx = RequestContext(self, name, msg)
         try:
+            ctx.validate()
             handler(ctx)
         except Refused as exc:
             self._refuse(msg, name, str(exc))

@@ -151,7 +151,7 @@ class CallBook:
 def place_call(ctx: RequestContext) -> None:
     """``wf_api_call_request {_target: caller, uri: callee}`` → ``{call_id}``."""
     caller = ctx.device_targets(single=True)[0]
-    uri = ctx.field('uri', str)
+    uri = ctx.field('uri')
     if not uri:
         raise Refused('call: field "uri" must not be empty')
     callee = None
@@ -170,7 +170,7 @@ def place_call(ctx: RequestContext) -> None:
 
 def _call_for(ctx: RequestContext) -> tuple:
     device = ctx.device_targets(single=True)[0]
-    call_id = ctx.field('call_id', str)
+    call_id = ctx.field('call_id')
     call = ctx.sim.calls.calls.get(call_id)
     if call is None:
         raise Refused(f'{ctx.name}: unknown call {call_id!r}')

@@ -32,7 +32,7 @@ TRANSITIONS = ('entry', 'exit')
 
 def _targets(ctx: RequestContext) -> List[Any]:
     devices = ctx.device_targets()
-    ctx.field('event_type', str, choices=tuple(EVENT_TYPES))
+    ctx.field('event_type', choices=tuple(EVENT_TYPES))
     return devices
 
 
@@ -70,7 +70,7 @@ def unsubscribe(ctx: RequestContext) -> None:
 @handles('debug_log')
 def debug_log(ctx: RequestContext) -> None:
     """``wf_api_debug_log_request {content}``: appended to ``Run.debug_log``."""
-    content = ctx.field('content', str)
+    content = ctx.field('content')
     ctx.run.debug_log.append(content)
     ctx.then(lambda: ctx.sim.note(RELAY, 'debug', f'debug log: {content}', ctx.run.number))
 
