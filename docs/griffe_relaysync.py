@@ -170,7 +170,7 @@ def _rewrite(obj: Any) -> None:
 def _runtime_function(name: str, func: Any, parent: Any) -> Any:
     parameters = []
     signature = inspect.signature(func)
-    for index, param in enumerate(signature.parameters.values()):
+    for param in signature.parameters.values():
         kind = {
             param.POSITIONAL_ONLY: griffe.ParameterKind.positional_only,
             param.POSITIONAL_OR_KEYWORD: griffe.ParameterKind.positional_or_keyword,
@@ -200,13 +200,13 @@ class RelaysyncDocs(griffe.Extension):
         if pkg.name != 'relaysync':
             return
         try:
-            workflow_cls = pkg.get_member('workflow.Workflow')
+            workflow_cls = pkg.get_member('registry.Workflow')
         except Exception:
             workflow_cls = None
         if workflow_cls is not None:
             if _ROOT not in sys.path:
                 sys.path.insert(0, _ROOT)
-            runtime = importlib.import_module('relaysync.workflow').Workflow
+            runtime = importlib.import_module('relaysync.registry').Workflow
             for name, member in list(workflow_cls.members.items()):
                 if not name.startswith('on_') or member.is_alias or member.is_function:
                     continue

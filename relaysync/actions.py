@@ -12,8 +12,8 @@ simulator checks the JSON types of the fields it receives with it
 Example:
     >>> ACTIONS['say'].request, [f.name for f in ACTIONS['say'].fields]
     ('say', ['text', 'lang'])
-    >>> print(describe('get_var'))
-    Sends ``wf_api_get_var_request`` ``{name}``; waits for the response (``timeouts.request``); returns its ``value``. ``default`` when the response has no ``value``; an explicit JSON ``null`` is returned as None.
+    >>> print(describe('unset_var'))
+    Sends ``wf_api_unset_var_request`` ``{name}``; waits for the response (``timeouts.request``).
 """
 
 from typing import Any, Callable, Dict, Mapping, NamedTuple, Optional, Tuple, Union

@@ -156,7 +156,10 @@ def _exit_on_sigterm() -> Callable[[], None]:
     def handler(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
     previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+    return restore
 
 
 if __name__ == '__main__':  # pragma: no cover

@@ -110,12 +110,12 @@ class PendingCall:
         self.event: Optional[Dict[str, Any]] = None
         self.error: Optional[BaseException] = None
         self.done = False
-        self.keys: list = []
+        self.keys: List[Tuple[str, str]] = []
 
     def waiting_for(self) -> str:
         if self.response is None:
             return 'response'
-        return _WAITING_FOR.get(self.wait, 'response')
+        return _WAITING_FOR.get(self.wait or '', 'response')
 
 
 _ID_PREFIX = os.urandom(8).hex()
@@ -195,7 +195,7 @@ class Connection:
         self.worker_thread: Optional[threading.Thread] = None
         #: The handler running now (its decorator, e.g. ``on_start``), else None.
         self.running_handler: Optional[str] = None
-        self._unhandled: set = set()  # event types already logged as having no handler
+        self._unhandled: Set[str] = set()  # event types already logged as having no handler
         #: The handler context (a :class:`~relaysync.Relay`), made by ``context``.
         self.relay = context(self)
         self._runner = HandlerRunner(self.relay, conn_id)

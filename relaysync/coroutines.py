@@ -35,7 +35,7 @@ from typing import Any, Callable, Dict, Generator, NoReturn, Optional, Sequence
 logger = logging.getLogger('relaysync.connection')
 
 
-class Done(collections.abc.Coroutine):
+class Done(collections.abc.Coroutine):  # type: ignore[type-arg]
     """A coroutine that is already complete: what :class:`AsyncRelay` actions return.
 
     ``await`` gives back the value at once; ``asyncio.create_task``,
@@ -149,7 +149,7 @@ def is_coroutine_handler(func: Callable[..., Any]) -> bool:
         them, and callable objects with an ``async def __call__``.
     """
     return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, '__call__', None))
+        getattr(func, '__call__', None))  # noqa: B004 - the method itself, not callable()
 
 
 async def _await(awaitable: Any) -> Any:

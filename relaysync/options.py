@@ -4,13 +4,13 @@ They are also static methods of :class:`~relaysync.Relay`, as in relay-py:
 ``relay.interaction_options(...)``.
 """
 
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional
 
-from .enums import NotificationPriority, NotificationSound
+from .enums import HomeChannelValue, PriorityValue, SoundValue
 
 
 def interaction_options(color: str = '0000ff', input_types: Optional[List[str]] = None,
-                        home_channel: str = 'suspend') -> Dict[str, Any]:
+                        home_channel: HomeChannelValue = 'suspend') -> Dict[str, Any]:
     """Build the ``options`` of :meth:`~relaysync.Relay.start_interaction`.  Nothing is sent.
 
     Args:
@@ -31,9 +31,9 @@ def interaction_options(color: str = '0000ff', input_types: Optional[List[str]] 
     return {'color': color, 'input_types': input_types or [], 'home_channel': home_channel}
 
 
-def push_options(priority: Union[NotificationPriority, str] = 'normal',
+def push_options(priority: PriorityValue = 'normal',
                  title: Optional[str] = None, body: Optional[str] = None,
-                 sound: Union[NotificationSound, str] = 'default') -> Dict[str, Any]:
+                 sound: SoundValue = 'default') -> Dict[str, Any]:
     """Build the ``push_opts`` of a notification, for the Relay mobile app.
 
     Nothing is sent.

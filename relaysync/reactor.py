@@ -32,7 +32,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional, cast
 
 from wsproto.connection import Connection as WsConnection
 from wsproto.connection import ConnectionState, ConnectionType
@@ -195,7 +195,8 @@ class Channel:
         self.failed = False           # failed connection: lingering close (see close)
         self.half_closed = False
         self.direct = not self.tls    # workers may write (send_text)
-        self.ws: Optional[WsConnection] = None
+        # Set by upgrade() or attach(), before the first frame.
+        self.ws: WsConnection = cast(WsConnection, None)
         self.conn: Any = None         # the engine Connection once upgraded
         self.parts: List[Any] = []    # fragments of the message being received
         self.size = 0
@@ -345,7 +346,7 @@ class Channel:
         self.update_interest()
         if not paused and self.state in (OPEN, CLOSING) and not self.failed:
             self._frames(b'')   # the frames received before the pause
-            if self.tls and not self.want_paused and self.sock.pending():
+            if self.tls and not self.want_paused and cast(ssl.SSLSocket, self.sock).pending():
                 self._read()    # bytes OpenSSL already decrypted never wake the selector
 
     def update_interest(self) -> None:
@@ -478,7 +479,7 @@ class Channel:
 
     def _tls_handshake(self) -> None:
         try:
-            self.sock.do_handshake()
+            cast(ssl.SSLSocket, self.sock).do_handshake()
         except ssl.SSLWantReadError:
             self.want_write = False
             self.update_interest()
@@ -495,7 +496,7 @@ class Channel:
         self.state = HTTP
         self.want_write = False
         self.update_interest()
-        if self.sock.pending():
+        if cast(ssl.SSLSocket, self.sock).pending():
             self._read()
 
     def _read(self) -> None:
@@ -519,7 +520,8 @@ class Channel:
                 pass                       # lingering close: discard until the peer's FIN
             elif self.state in (OPEN, CLOSING):
                 self._frames(data)
-            if self.state == DONE or self.want_paused or not self.tls or not sock.pending():
+            if (self.state == DONE or self.want_paused or not self.tls
+                    or not cast(ssl.SSLSocket, sock).pending()):
                 return
 
     def _http(self, data: bytes) -> None:

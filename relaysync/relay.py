@@ -15,8 +15,9 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping,
 
 from . import options, urns
 from .actions import ACTIONS, RESPONSE, Action, build, describe
-from .enums import Language, LedEffect, SubscribableEvent, TimeoutType, TimerType
-from .events import WAIT_PROMPT, WAIT_SPEECH
+from .enums import (Language, LedEffectValue, SubscribableEventValue, TimeoutTypeValue,
+                    TimerTypeValue)
+from .events import WAIT_PROMPT
 from .exceptions import InvalidArgument, WorkflowException
 from .targets import Target, make_target, source_uri_of
 from .timeouts import Timeouts
@@ -138,9 +139,7 @@ class Relay:
         if target is not None:
             body['_target'] = make_target(target)
         body.update(payload or {})
-        response: Dict[str, Any] = self.connection.call(request_type, body,
-                                                        timeout=timeout).response
-        return response
+        return self.connection.call(request_type, body, timeout=timeout).response or {}
 
     def _act(self, _name: str, _target: Any = _NO_TARGET, /, **args: Any) -> Any:
         """Run one row of the action table with the method's arguments."""
@@ -155,10 +154,10 @@ class Relay:
                    timeouts.refresh if action.timeout == 'refresh' and args.get('refresh')
                    else None)
         if waits == RESPONSE:
-            answer = self.connection.call(_TYPES[_name], body, timeout=timeout).response
+            answer = self.connection.call(_TYPES[_name], body, timeout=timeout).response or {}
         elif waits == WAIT_PROMPT:
             answer = self.connection.call(_TYPES[_name], body, timeout=timeout, wait=waits,
-                                          event_timeout=timeouts.prompt).response
+                                          event_timeout=timeouts.prompt).response or {}
         else:  # WAIT_SPEECH: the listen's own timeout, plus a margin
             seconds = args['timeout']
             seconds = float(seconds) if isinstance(seconds, (int, float)) and seconds > 0 \
@@ -569,7 +568,7 @@ class Relay:
         self._act('set_user_profile', target, username=username, force=force)
 
     # -------------------------------------------------------- LEDs, vibrate
-    def led_action(self, target: Target, effect: Union[LedEffect, str] = 'flash',
+    def led_action(self, target: Target, effect: LedEffectValue = 'flash',
                    args: Optional[Mapping[str, Any]] = None) -> None:
         """Run an LED effect; the methods below build the common ones.
 
@@ -639,8 +638,8 @@ class Relay:
         """Stop the unnamed timer."""
         self._act('stop_timer')
 
-    def set_timer(self, name: str, timer_type: Union[TimerType, str] = 'timeout',
-                  timeout: int = 60, timeout_type: Union[TimeoutType, str] = 'secs') -> None:
+    def set_timer(self, name: str, timer_type: TimerTypeValue = 'timeout',
+                  timeout: int = 60, timeout_type: TimeoutTypeValue = 'secs') -> None:
         """Start a named timer (a name set again replaces it); ``on_timer_fired``
         receives its ``name``.
 
@@ -758,7 +757,7 @@ class Relay:
         self._act('play_unread_inbox_messages', target)
 
     # ------------------------------------------------------- subscriptions
-    def subscribe(self, target: Target, event_type: Union[SubscribableEvent, str]) -> None:
+    def subscribe(self, target: Target, event_type: SubscribableEventValue) -> None:
         """Ask for the events ``event_type`` names from the target devices from
         now on (a server feature no released official SDK has yet).
 
@@ -768,7 +767,7 @@ class Relay:
         """
         self._act('subscribe', target, event_type=_event_type('subscribe', event_type))
 
-    def unsubscribe(self, target: Target, event_type: Union[SubscribableEvent, str]) -> None:
+    def unsubscribe(self, target: Target, event_type: SubscribableEventValue) -> None:
         """Stop the subscription to ``event_type`` made with :meth:`subscribe`."""
         self._act('unsubscribe', target, event_type=_event_type('unsubscribe', event_type))
 

@@ -40,7 +40,7 @@ DEFAULT_MAX_CONNECTIONS = 4096
 DEFAULT_MAX_SEND_BUFFER = 4 * 1024 * 1024
 
 
-class FallbackHandler(logging.StreamHandler):
+class FallbackHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes ``relaysync`` records to stderr only while the application has
     configured no logging of its own (the root logger has no handler), so an
     explicit ``log_level`` is visible in a bare script and never duplicated
@@ -368,7 +368,8 @@ class Server:
                 self._counter += 1
                 conn_id = f'c{self._counter}'
                 conn = Connection(workflow, transport, conn_id, self.timeouts, path,
-                                  context=Relay, on_finished=self._connection_finished, own_worker=own_worker,
+                                  context=Relay, on_finished=self._connection_finished,
+                                  own_worker=own_worker,
                                   on_handler_error=self._handler_error,
                                   on_closed=self._connection_closed,
                                   max_queued_events=self.max_queued_events,
@@ -485,7 +486,8 @@ class Server:
                 from .wsgi import EmbeddedIO
                 self._embedded = EmbeddedIO()
                 EMBEDDED_SERVERS.add(self)
-            return self._embedded.get(self)
+            reactor: Reactor = self._embedded.get(self)
+            return reactor
 
     def wsgi_app(self, app: Any = None) -> Any:
         """Serve this server's workflows from a WSGI app.

@@ -21,6 +21,7 @@ tests of non-WebSocket requests and refused upgrades.
 import base64
 import json
 import os
+import queue
 import socket
 import ssl
 import struct
@@ -34,6 +35,8 @@ from simple_websocket.ws import Base
 from wsproto import ConnectionType
 from wsproto.events import (AcceptConnection, BytesMessage, RejectConnection, Request,
                             TextMessage)
+
+from relaysync.simulator import messages
 
 #: URNs used throughout the tests.
 DEVICE = 'urn:relay-resource:name:device:Alice'
@@ -125,7 +128,83 @@ class BoundedClient(simple_websocket.Client):
             self.sock.sendall(self.ws.send(frame))
 
 
-class RelayPeer:
+class PeerMessages:
+    """What a peer playing the Relay server says and expects, over any wire.
+
+    A subclass provides ``send_text(text)`` and ``recv_text(timeout)`` (which
+    raises AssertionError when nothing arrives in time) and a ``received``
+    list; the messages come from :mod:`relaysync.simulator.messages`, the
+    vocabulary the simulator and the benchmark driver use too.
+    """
+
+    timeout: float = DEFAULT_TIMEOUT
+    received: List[Dict[str, Any]]
+
+    def send_text(self, text: str) -> None:
+        raise NotImplementedError
+
+    def recv_text(self, timeout: Optional[float] = None) -> str:
+        raise NotImplementedError
+
+    def send(self, message: Any) -> None:
+        """Send a JSON message (normally an event dict)."""
+        self.send_text(json.dumps(message))
+
+    def event(self, event_type: str, **fields: Any) -> Dict[str, Any]:
+        """Send the event ``event_type`` (``wf_api_<name>_event`` or just
+        ``<name>``) with ``fields``; return it."""
+        message = messages.event(event_type, **fields)
+        self.send(message)
+        return message
+
+    def start(self, source_uri: str = DEVICE, trigger_type: str = 'phrase',
+              **args: Any) -> Dict[str, Any]:
+        """Send a ``wf_api_start_event`` whose trigger args hold ``source_uri``
+        plus ``args``; returns the trigger dict."""
+        message = messages.start_event(source_uri, trigger_type, **args)
+        self.send(message)
+        return message['trigger']
+
+    def respond(self, request: Dict[str, Any], **fields: Any) -> Dict[str, Any]:
+        """Answer ``request`` with ``wf_api_<name>_response`` carrying its ``_id``."""
+        response = messages.response(request, **fields)
+        self.send(response)
+        return response
+
+    def error(self, request: Dict[str, Any], text: str) -> None:
+        """Answer ``request`` with ``wf_api_error_response`` and ``error: text``."""
+        self.send(messages.error_response(request['_id'], text))
+
+    def progress(self, request: Dict[str, Any]) -> None:
+        """Send a ``wf_api_progress_event`` for ``request`` (same ``_id``)."""
+        self.send(messages.progress_event(request['_id']))
+
+    def prompt(self, prompt_id: str, prompt_type: str, source_uri: str = INTERACTION) -> None:
+        """Send a ``wf_api_prompt_event`` (``started``/``stopped``/``failed``)."""
+        self.event('wf_api_prompt_event', id=prompt_id, type=prompt_type,
+                   source_uri=source_uri)
+
+    def recv(self, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """The next message, parsed; must be a JSON object."""
+        text = self.recv_text(timeout)
+        message = json.loads(text)
+        assert isinstance(message, dict), text
+        self.received.append(message)
+        return message
+
+    def expect(self, request_type: str, timeout: Optional[float] = None) -> Dict[str, Any]:
+        """The next message, asserting that its ``_type`` is ``request_type``
+        and that it carries a 32-hex-digit ``_id``."""
+        message = self.recv(timeout)
+        assert message.get('_type') == request_type, \
+            f'expected {request_type}, got {message!r}'
+        request_id = message.get('_id')
+        assert isinstance(request_id, str) and len(request_id) == 32 \
+            and all(c in '0123456789abcdef' for c in request_id), message
+        return message
+
+
+class RelayPeer(PeerMessages):
     """Plays the Relay server on one WebSocket connection to a workflow path.
 
     Args:
@@ -166,47 +245,6 @@ class RelayPeer:
         """Send one raw text frame."""
         self.ws.send(text)
 
-    def send(self, message: Any) -> None:
-        """Send a JSON message (normally an event dict)."""
-        self.ws.send(json.dumps(message))
-
-    def event(self, event_type: str, **fields: Any) -> Dict[str, Any]:
-        """Send ``{"_type": event_type, **fields}`` and return it."""
-        message = {'_type': event_type, **fields}
-        self.send(message)
-        return message
-
-    def start(self, source_uri: str = DEVICE, trigger_type: str = 'phrase',
-              **args: Any) -> Dict[str, Any]:
-        """Send a ``wf_api_start_event`` whose trigger args hold ``source_uri``
-        plus ``args``; returns the trigger dict."""
-        trigger = {'type': trigger_type, 'args': {'source_uri': source_uri, **args}}
-        self.event('wf_api_start_event', trigger=trigger)
-        return trigger
-
-    def respond(self, request: Dict[str, Any], **fields: Any) -> Dict[str, Any]:
-        """Answer ``request`` with ``wf_api_<name>_response`` carrying its ``_id``."""
-        request_type = request['_type']
-        assert request_type.startswith('wf_api_') and request_type.endswith('_request'), \
-            request_type
-        response = {'_id': request['_id'],
-                    '_type': request_type[:-len('_request')] + '_response', **fields}
-        self.send(response)
-        return response
-
-    def error(self, request: Dict[str, Any], text: str) -> None:
-        """Answer ``request`` with ``wf_api_error_response`` and ``error: text``."""
-        self.send({'_id': request['_id'], '_type': 'wf_api_error_response', 'error': text})
-
-    def progress(self, request: Dict[str, Any]) -> None:
-        """Send a ``wf_api_progress_event`` for ``request`` (same ``_id``)."""
-        self.send({'_id': request['_id'], '_type': 'wf_api_progress_event'})
-
-    def prompt(self, prompt_id: str, prompt_type: str, source_uri: str = INTERACTION) -> None:
-        """Send a ``wf_api_prompt_event`` (``started``/``stopped``/``failed``)."""
-        self.event('wf_api_prompt_event', id=prompt_id, type=prompt_type,
-                   source_uri=source_uri)
-
     # --------------------------------------------------------- receiving
     def recv_text(self, timeout: Optional[float] = None) -> str:
         """The next text message; AssertionError if none arrives in time or the
@@ -221,25 +259,6 @@ class RelayPeer:
             raise AssertionError(f'no message within {timeout} s')
         assert isinstance(data, str), f'expected a text frame, got {data!r}'
         return data
-
-    def recv(self, timeout: Optional[float] = None) -> Dict[str, Any]:
-        """The next message, parsed; must be a JSON object."""
-        text = self.recv_text(timeout)
-        message = json.loads(text)
-        assert isinstance(message, dict), text
-        self.received.append(message)
-        return message
-
-    def expect(self, request_type: str, timeout: Optional[float] = None) -> Dict[str, Any]:
-        """The next message, asserting that its ``_type`` is ``request_type``
-        and that it carries a 32-hex-digit ``_id``."""
-        message = self.recv(timeout)
-        assert message.get('_type') == request_type, \
-            f'expected {request_type}, got {message!r}'
-        request_id = message.get('_id')
-        assert isinstance(request_id, str) and len(request_id) == 32 \
-            and all(c in '0123456789abcdef' for c in request_id), message
-        return message
 
     def expect_nothing(self, timeout: float = 0.3) -> None:
         """Assert that no message arrives within ``timeout`` seconds."""
@@ -382,3 +401,81 @@ def http_request(port: int, method: str, path: str, headers: Optional[Dict[str, 
     lines += [f'{k}: {v}' for k, v in (headers or {}).items()]
     raw = ('\r\n'.join(lines) + '\r\n\r\n').encode('latin-1') + body
     return HttpReply(http_exchange(port, raw))
+
+
+# ------------------------------------------------------------- in memory
+class MemoryTransport:
+    """The engine's transport (``relaysync.connection.Transport``) in memory:
+    what the engine sends goes to a queue the :class:`MemoryPeer` reads; it
+    records the engine's pause and resume requests and its closes."""
+
+    def __init__(self) -> None:
+        self.outbox: 'queue.Queue[str]' = queue.Queue()
+        self.closes: List[Tuple[int, str]] = []
+        self.pauses = 0
+        self.resumes = 0
+        self.paused = False
+        self.engine: Any = None
+
+    def send_text(self, text: str, timeout: Optional[float] = None) -> None:
+        if self.closes:
+            from relaysync import ConnectionClosed
+            raise ConnectionClosed(*self.closes[0])
+        self.outbox.put(text)
+
+    def close(self, code: int = 1000, reason: str = '') -> None:
+        self.closes.append((code, reason))
+        if self.engine is not None:
+            self.engine.closed(code, reason)   # as a socket transport reports back
+
+    def pause_reading(self) -> None:
+        self.pauses += 1
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.resumes += 1
+        self.paused = False
+
+
+class MemoryPeer(PeerMessages):
+    """Plays the Relay server against an engine in this process, through the
+    ``Transport`` protocol alone: no socket.  Inbound text is handed to the
+    engine on the calling thread, as a transport's reader thread does.
+
+    Args:
+        workflow: the workflow the engine runs.
+        **engine_options: passed to ``relaysync.connection.Connection``.
+    """
+
+    def __init__(self, workflow: Any, timeout: float = DEFAULT_TIMEOUT,
+                 **engine_options: Any) -> None:
+        from relaysync import Relay
+        from relaysync.connection import Connection
+        self.timeout = timeout
+        self.received = []
+        self.transport = MemoryTransport()
+        self.engine = Connection(workflow, self.transport, 'm1', context=Relay,
+                                 **engine_options)
+        self.transport.engine = self.engine
+
+    def send_text(self, text: str) -> None:
+        self.engine.receive_text(text)
+
+    def recv_text(self, timeout: Optional[float] = None) -> str:
+        timeout = self.timeout if timeout is None else timeout
+        try:
+            return self.transport.outbox.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f'no message within {timeout} s') from None
+
+    def expect_nothing(self, timeout: float = 0.3) -> None:
+        """Assert that the engine sends nothing within ``timeout`` seconds."""
+        try:
+            text = self.transport.outbox.get(timeout=timeout)
+        except queue.Empty:
+            return
+        raise AssertionError(f'unexpected message {text!r}')
+
+    def close(self, code: int = 1000, reason: str = '') -> None:
+        """The peer goes away: the engine is told the connection closed."""
+        self.engine.closed(code, reason)

@@ -473,8 +473,8 @@ CASES = [
          req('get_var', name='n'), {'value': 'v'}, Computed(lambda ex: ex[0][1])),
     case('target_uris_dict_with_string', lambda r: r.say({'uris': T}, 'x'),
          req('say', _target=TG, text='x', lang='en-US'), {'id': 'p'}, 'p'),
-    case('target_not_a_urn', lambda r: r.say(5, 'x'), raises=TypeError),
-    case('target_empty_list', lambda r: r.say([], 'x'), raises=ValueError),
+    case('target_not_a_urn', lambda r: r.say(5, 'x'), raises=relaysync.InvalidArgument),
+    case('target_empty_list', lambda r: r.say([], 'x'), raises=relaysync.InvalidArgument),
     case('target_empty_string', lambda r: r.say('', 'x'), raises=TypeError),
     # A None or non-URN target is refused before anything is sent.
     case('target_none', lambda r: r.say(None, 'x'), raises=TypeError),
@@ -588,6 +588,19 @@ def test_option_builders():
     assert Relay.led_info() == {}
     assert Relay.led_info(rotations=0, colors={'1': 'fff'}) == {'rotations': 0,
                                                                  'colors': {'1': 'fff'}}
+
+
+def test_invalid_arguments_are_precise_and_compatible():
+    """InvalidArgument: a WorkflowException (as relay-py raised for a bad
+    trigger) and the TypeError/ValueError earlier versions raised."""
+    for call in (lambda: relaysync.make_target(None), lambda: relaysync.make_target([]),
+                 lambda: Relay.make_target_uris({'type': 'x'})):
+        with pytest.raises(relaysync.InvalidArgument) as info:
+            call()
+        error = info.value
+        assert isinstance(error, (WorkflowException, TypeError, ValueError))
+        assert isinstance(error, TypeError) and isinstance(error, ValueError)
+        assert error.message == str(error)
 
 
 def test_make_target():

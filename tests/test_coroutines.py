@@ -216,7 +216,7 @@ def test_async_relay_facade():
     assert facade.relay.value == 9
     assert 'action' in dir(facade)
     with pytest.raises(AttributeError):
-        facade.missing
+        facade.missing  # noqa: B018 - the attribute access is the test
 
 
 async def _await(awaitable):

@@ -423,8 +423,9 @@ def test_docstring_literal_blocks(where: str, code: str, tmp_path: Path) -> None
 
 
 # ----------------------------------------------------- reference coverage
-REFERENCE_MODULES = ['relaysync', 'relaysync.workflow', 'relaysync.relay', 'relaysync.actions',
-                     'relaysync.targets', 'relaysync.options', 'relaysync.server',
+REFERENCE_MODULES = ['relaysync', 'relaysync.workflow', 'relaysync.registry', 'relaysync.relay',
+                     'relaysync.actions', 'relaysync.targets', 'relaysync.options',
+                     'relaysync.server',
                      'relaysync.exceptions', 'relaysync.timeouts', 'relaysync.urns',
                      'relaysync.http_api', 'relaysync.wsgi', 'relaysync.gunicorn_conf',
                      'relaysync.constants', 'relaysync.version', 'relaysync.enums',

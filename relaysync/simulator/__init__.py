@@ -19,7 +19,8 @@ simulate --help``).
 """
 
 from .devices import Group, LedChange, Notification, VirtualDevice
-from .run import (Run, SimulationTimeout, SimulatorError, WorkflowCrashed)
+from .errors import SimulatorError
+from .run import Run, SimulationTimeout, WorkflowCrashed
 from .scenario import Scenario, ScenarioError
 from .simulator import Simulator
 from .transcript import Entry

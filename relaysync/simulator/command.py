@@ -232,10 +232,10 @@ def build_scenario(opts: Any) -> Scenario:
     if opts.pace:
         options['pace'] = True
     if opts.slow:
-        slow = dict(options.get('slow', {}))
-        for name, seconds in _pairs(opts.slow, '--slow').items():
+        slow: Dict[str, Any] = dict(options.get('slow', {}))
+        for name, text in _pairs(opts.slow, '--slow').items():
             try:
-                slow[name] = float(seconds)
+                slow[name] = float(text)
             except ValueError:
                 raise ScenarioError(f'--slow {name}: seconds must be a number') from None
         options['slow'] = slow

@@ -66,7 +66,7 @@ class RequestContext:
         """Add fields to the response (``wf_api_<name>_response``)."""
         self.response.update(fields)
 
-    def then(self, action: Callable[[], Any], delay: float = 0.0) -> None:
+    def then(self, action: Callable[..., Any], delay: float = 0.0) -> None:
         """Run ``action`` on the clock thread ``delay`` simulated seconds after
         the response has been sent (0: right after it, in the order queued)."""
         self.followups.append((delay, action))

@@ -56,9 +56,10 @@ Times are simulated seconds (scaled by ``time_scale``).
 """
 
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .devices import BUTTONS, TAPS
+from .errors import SimulatorError
 from .transcript import Entry
 
 OPTION_KEYS = ('time_scale', 'pace', 'timeout', 'slow', 'translations', 'route_all_buttons',
@@ -79,7 +80,7 @@ ACTIONS = ('press', 'say', 'ack', 'answer', 'hang_up', 'call', 'set',
 STEP_KEYS = ('device', 'delay', 'text', 'heard_by') + CONDITIONS + ACTIONS
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SimulatorError, ValueError):
     """A scenario is malformed or unreadable; the message says where
     (``steps[2]: ...``).  Also a ``ValueError``."""
 
@@ -89,14 +90,14 @@ def _expect(cond: bool, where: str, message: str) -> None:
         raise ScenarioError(f'{where}: {message}')
 
 
-def _keys(obj: Any, allowed: tuple, where: str) -> None:
+def _keys(obj: Any, allowed: Tuple[str, ...], where: str) -> None:
     _expect(isinstance(obj, dict), where, 'must be an object')
     unknown = sorted(set(obj) - set(allowed))
     _expect(not unknown, where, f'unknown key(s) {", ".join(unknown)} '
                                 f'(allowed: {", ".join(allowed)})')
 
 
-def parse_press(spec: str) -> tuple:
+def parse_press(spec: str) -> Tuple[str, str]:
     """``'action single'``, ``'action:double'`` or ``'channel'`` → (button, taps)."""
     parts = spec.replace(':', ' ').split()
     if len(parts) == 1:

@@ -19,14 +19,16 @@ import socket
 import ssl
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
-from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Ping,
+from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Event, Ping,
                             RejectConnection, RejectData, Request, TextMessage)
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+from .errors import SimulatorError
 
 logger = logging.getLogger('relaysync.simulator.ws')
 
@@ -36,7 +38,7 @@ ABNORMAL = 1006
 CLOSE_GRACE = 2.0
 
 
-class HandshakeFailed(ConnectionError):
+class HandshakeFailed(SimulatorError, ConnectionError):
     """The WebSocket opening handshake did not succeed.
 
     Raised by :meth:`Simulator.trigger`.  Also a ``ConnectionError``.
@@ -74,7 +76,7 @@ class WsClient:
         self._on_close = on_close
         self._max = max_message_size
         self._lock = threading.Lock()
-        self._parts: list = []
+        self._parts: List[str] = []
         self._size = 0
         self._finished = threading.Event()
         self.close_code: Optional[int] = None
@@ -169,7 +171,7 @@ class WsClient:
                 logger.exception('on_close callback raised')
             self._finished.set()
 
-    def _handle_events(self) -> Optional[tuple]:
+    def _handle_events(self) -> Optional[Tuple[int, str]]:
         for event in self._ws.events():
             if isinstance(event, TextMessage):
                 self._size += len(event.data)
@@ -190,7 +192,7 @@ class WsClient:
                 return event.code, event.reason or ''
         return None
 
-    def _send_quietly(self, event: object) -> None:
+    def _send_quietly(self, event: Event) -> None:
         with self._lock:
             try:
                 self._sock.sendall(self._ws.send(event))

@@ -22,7 +22,7 @@ from ..context import Refused, RequestContext
 from ..devices import Notification
 from ..transcript import RELAY
 from ..transcript import quote as q
-from . import handles
+from .table import handles
 
 NOTIFICATION_TYPES = ('broadcast', 'alert', 'notify', 'cancel')
 

@@ -22,11 +22,11 @@ reached from the simulator: the call fails at once with reason ``unreachable``.
 """
 
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ... import urns
 from ..context import Refused, RequestContext
-from . import handles
+from .table import handles
 
 
 class Call:
@@ -168,7 +168,7 @@ def place_call(ctx: RequestContext) -> None:
     ctx.then(lambda: book.ring(call))
 
 
-def _call_for(ctx: RequestContext) -> tuple:
+def _call_for(ctx: RequestContext) -> Tuple[Any, Any]:
     device = ctx.device_targets(single=True)[0]
     call_id = ctx.field('call_id')
     call = ctx.sim.calls.calls.get(call_id)

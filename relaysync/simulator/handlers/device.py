@@ -14,7 +14,7 @@ from ...constants import LED_EFFECTS
 from ..context import Refused, RequestContext
 from ..devices import LedChange
 from ..transcript import quote as q
-from . import handles
+from .table import handles
 
 QUERIES = ('name', 'id', 'type', 'address', 'latlong', 'battery', 'indoor_location',
            'username', 'location_enabled', 'location')

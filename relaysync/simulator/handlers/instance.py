@@ -17,7 +17,7 @@ from typing import Any
 from ..context import Refused, RequestContext
 from ..transcript import RELAY
 from ..transcript import quote as q
-from . import handles
+from .table import handles
 
 TIMER_TYPES = ('timeout', 'interval')
 UNITS = {'ms': 0.001, 'secs': 1.0, 'mins': 60.0, 'hrs': 3600.0}

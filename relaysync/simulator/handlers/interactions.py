@@ -21,7 +21,7 @@ from urllib.parse import quote
 from ..context import Refused, RequestContext, Target
 from ..devices import INPUT_TYPES, Interaction
 from ..transcript import quote as q
-from . import handles
+from .table import handles
 
 HOME_CHANNEL = ('suspend', 'normal')
 
