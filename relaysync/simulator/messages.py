@@ -69,8 +69,8 @@ def event(name: str, /, **fields: Any) -> Message:
     """The event ``wf_api_<name>_event``.
 
     Args:
-        name: the event name (positional, so a field may be called ``name``), e.g. ``'button'`` (a full ``wf_api_..._event``
-            type is kept as it is).
+        name: the event name, e.g. ``'button'`` (a full ``wf_api_..._event``
+            type is kept as it is); positional, so a field may be called ``name``.
         **fields: the event's fields.
 
     Returns:
