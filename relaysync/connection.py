@@ -25,16 +25,19 @@ pending call needs its answer, which may sit behind more events, so reading then
 goes on, and an instance whose queue reaches twice the limit is closed with 1008.
 """
 
+import asyncio
 import itertools
 import logging
 import os
 import queue
+import sys
 import threading
 import time
-from typing import Any, Dict, Optional, Protocol, Tuple
+import traceback
+from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 
 from .codec import decode, encode, redact
-from .coroutines import HandlerRunner
+from .coroutines import HandlerRunner, wants_loop
 from .events import EVENTS, QUIET_EVENTS, EventSpec, handler_label, spec_for
 from .exceptions import ConnectionClosed, ErrorResponse, RelayTimeout, WorkflowException
 from .timeouts import Timeouts
@@ -57,6 +60,9 @@ _WAITING_FOR = {WAIT_PROMPT: 'prompt stopped event', WAIT_SPEECH: 'speech event'
 DEFAULT_MAX_QUEUED_EVENTS = 1000
 #: Default most bytes of events one instance may have queued for its worker.
 DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
+
+#: Skipped messages logged at WARNING per connection; the rest at DEBUG.
+_SKIP_WARNINGS = 10
 
 _STOP = object()
 _CALLER = object()
@@ -193,8 +199,11 @@ class Connection:
         #: The handler running now (its decorator, e.g. ``on_start``), else None.
         self.running_handler: Optional[str] = None
         self._unhandled: set = set()  # event types already logged as having no handler
+        self._skips = 0               # messages skipped (malformed, not an event)
         self.relay = Relay(self)
         self._runner = HandlerRunner(self.relay, conn_id)
+        # Wakes a worker that runs an event loop (coroutine handlers) after a put.
+        self._wake: Optional[Callable[[], None]] = None
 
     def __repr__(self) -> str:
         state = 'closed' if self._closed else 'open'
@@ -357,17 +366,14 @@ class Connection:
         try:
             msg = decode(text)
         except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
-            logger.warning('[%s] skipped a message that is not JSON (%s): %.200r',
-                           self.id, exc, redact(text))
+            self._skipped('that is not JSON (%s): %.200r', exc, redact(text))
             return
         if type(msg) is not dict:
-            logger.warning('[%s] skipped a message that is not a JSON object: %.200r',
-                           self.id, redact(text))
+            self._skipped('that is not a JSON object: %.200r', redact(text))
             return
         mtype = msg.get('_type')
         if type(mtype) is not str:
-            logger.warning('[%s] skipped a message without a string _type: %.200r',
-                           self.id, redact(text))
+            self._skipped('without a string _type: %.200r', redact(text))
             return
         request_id = msg.get('_id')
         if request_id is not None:
@@ -376,7 +382,7 @@ class Connection:
                 if pending is not None:
                     self._answer(pending, msg, mtype)
                 else:
-                    logger.debug('[%s] skipped %s for an unknown or finished _id %r',
+                    logger.debug('[%s] skipped %.100r for an unknown or finished _id %.100r',
                                  self.id, mtype, request_id)
                 return
             if mtype == PROGRESS and pending is not None:
@@ -389,22 +395,44 @@ class Connection:
             self._speech(msg)
         spec = spec_for(mtype)
         if spec is None:
-            logger.warning('[%s] skipped a message of unknown _type %.100r', self.id, mtype)
+            self._skipped('of unknown _type %.100r', mtype)
             return
         found = self.workflow.resolve(spec, msg)
         if found is None:
-            self._no_handler(spec, mtype)
+            self._no_handler(spec, mtype, msg)
             return
         self._enqueue((found[0], found[1], found[2], len(text)))
 
-    def _no_handler(self, spec: EventSpec, mtype: str) -> None:
+    def _skipped(self, what: str, *args: Any) -> None:
+        """Log a skipped message: WARNING for the first few of a connection, then DEBUG."""
+        self._skips += 1
+        if self._skips <= _SKIP_WARNINGS:
+            last = (' (further skipped messages of this connection are logged at DEBUG)'
+                    if self._skips == _SKIP_WARNINGS else '')
+            logger.warning('[%s] skipped a message ' + what + last, self.id, *args)
+        else:
+            logger.debug('[%s] skipped a message ' + what, self.id, *args)
+
+    def _no_handler(self, spec: EventSpec, mtype: str, msg: Dict[str, Any]) -> None:
         has_handler = getattr(self.workflow, 'has_handler', None)
-        if (spec.name in QUIET_EVENTS or mtype in self._unhandled
-                or (has_handler is not None and has_handler(spec))):
+        registered = has_handler is not None and has_handler(spec)
+        if spec.name in QUIET_EVENTS or (registered and spec.filter_fields is None):
             logger.debug('[%s] no handler for %.100r', self.id, mtype)
             return
-        if len(self._unhandled) < 64:
-            self._unhandled.add(mtype)
+        values: Tuple[str, ...] = ()
+        if registered and spec.filter_fields is not None:   # only the filters missed it
+            values = tuple(repr(msg.get(f))[:50] for f in spec.filter_fields)
+        key = (mtype,) + values
+        if key in self._unhandled or len(self._unhandled) >= 64:
+            logger.debug('[%s] no handler for %.100r', self.id, mtype)
+            return
+        self._unhandled.add(key)
+        if values:
+            first, second = spec.filter_fields or ('', '')
+            logger.info('[%s] no on_%s handler matches %s=%s, %s=%s (its filters differ; '
+                        'logged once per instance)', self.id, spec.name, first, values[0],
+                        second, values[1])
+            return
         hint = f'@wf.on_{spec.name}' if mtype in EVENTS else f'@wf.on({spec.name!r})'
         logger.info('[%s] no handler for %.100r; register one with %.100s '
                     '(logged once per instance)', self.id, mtype, hint)
@@ -506,7 +534,13 @@ class Connection:
         if pause:
             logger.info('[%s] pausing reads: %d events (%d bytes) queued for the handlers',
                         self.id, count, queued_bytes)
+        self._put(item)
+
+    def _put(self, item: Any) -> None:
         self._queue.put(item)
+        wake = self._wake
+        if wake is not None:
+            wake()
         if self._worker is None:
             with self._lock:
                 if self._worker is not None:
@@ -552,51 +586,118 @@ class Connection:
                 self.transport.resume_reading()
 
     def _run_worker(self) -> None:
-        get = self._queue.get
         runner = self._runner
         self.worker_thread = threading.current_thread()
         _local.connection = self
         try:
+            if wants_loop(self.workflow):
+                runner.serve(self._next_item, self._set_wake, self._handle_async, _STOP)
+                return
+            get = self._queue.get
             while True:
                 item = get()
                 if item is _STOP:
                     return
-                func, args, name, size = item
-                self._dequeued(size)
-                label = handler_label(name)
-                self.running_handler = label
-                try:
-                    runner.call(func, args, label)
-                except ConnectionClosed as exc:
-                    logger.info('[%s] %s handler ended: %s', self.id, label, exc)
-                except (Exception, SystemExit) as exc:  # sys.exit() must not end the worker
-                    logger.exception('[%s] %s handler raised (workflow %s, path %s)',
-                                     self.id, label, getattr(self.workflow, 'name', '?'),
-                                     self.path)
-                    self._handler_failed(name, label, exc)
-                finally:
-                    self.running_handler = None
+                self._handle(item)
         finally:
             _local.connection = None
             runner.close()
             if self._on_finished is not None:
                 self._on_finished(self)
 
-    def _handler_failed(self, name: str, label: str, exc: BaseException) -> None:
-        on_error = getattr(self.workflow, 'error_handler', None)
-        if on_error is not None:
-            try:
-                self._runner.call(on_error, (exc,), 'on_error')
-            except ConnectionClosed as closed:
-                logger.info('[%s] on_error handler ended: %s', self.id, closed)
-            except (Exception, SystemExit):
-                logger.exception('[%s] on_error handler raised while handling the error of %s',
-                                 self.id, label)
+    def _next_item(self) -> Any:
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _set_wake(self, wake: Optional[Callable[[], None]]) -> None:
+        self._wake = wake
+
+    def _handle(self, item: Any) -> None:
+        """Run one event's handler to completion, reporting what it raised."""
+        func, args, name, size = item
+        self._dequeued(size)
+        label = handler_label(name)
+        self.running_handler = label
+        try:
+            self._runner.call(func, args, label)
+        except ConnectionClosed as exc:
+            logger.info('[%s] %s handler ended: %s', self.id, label, exc)
+        except BaseException as exc:  # sys.exit(), a stray CancelledError: never end the worker
+            self._raised(label)
+            on_error = getattr(self.workflow, 'error_handler', None)
+            if on_error is not None:
+                self.running_handler = 'on_error'
+                try:
+                    self._runner.call(on_error, (exc,), 'on_error')
+                except ConnectionClosed as closed:
+                    logger.info('[%s] on_error handler ended: %s', self.id, closed)
+                except BaseException:
+                    self._error_handler_raised(label)
+            self._notify_listeners(name, exc)
+        finally:
+            self.running_handler = None
+
+    async def _handle_async(self, item: Any) -> None:
+        """:meth:`_handle` as a task, for a worker that runs an event loop."""
+        func, args, name, size = item
+        self._dequeued(size)
+        label = handler_label(name)
+        self.running_handler = label
+        runner = self._runner
+        try:
+            await runner.acall(func, args)
+        except ConnectionClosed as exc:
+            logger.info('[%s] %s handler ended: %s', self.id, label, exc)
+        except BaseException as exc:
+            if runner.closing and isinstance(exc, asyncio.CancelledError):
+                raise              # cancelled because the connection has closed
+            self._raised(label)
+            on_error = getattr(self.workflow, 'error_handler', None)
+            if on_error is not None:
+                self.running_handler = 'on_error'
+                try:
+                    await runner.acall(on_error, (exc,))
+                except ConnectionClosed as closed:
+                    logger.info('[%s] on_error handler ended: %s', self.id, closed)
+                except BaseException as again:
+                    if runner.closing and isinstance(again, asyncio.CancelledError):
+                        raise
+                    self._error_handler_raised(label)
+            self._notify_listeners(name, exc)
+        finally:
+            if self.running_handler in (label, 'on_error'):
+                self.running_handler = None
+
+    def _raised(self, label: str) -> None:
+        logger.exception('[%s] %s handler raised (workflow %s, path %s)', self.id, label,
+                         getattr(self.workflow, 'name', '?'), self.path)
+
+    def _error_handler_raised(self, label: str) -> None:
+        logger.exception('[%s] on_error handler raised while handling the error of %s',
+                         self.id, label)
+
+    def _notify_listeners(self, name: str, exc: BaseException) -> None:
         if self._on_handler_error is not None:
             try:
                 self._on_handler_error(self, name, exc)
             except Exception:
                 logger.exception('[%s] error listener raised', self.id)
+
+    def stack(self) -> str:
+        """Where this instance's handlers are now (for reports of stuck handlers).
+
+        Returns:
+            The worker thread's stack, or its tasks' stacks when it runs an
+            event loop; ``''`` when no worker has started.
+        """
+        stacks = self._runner.stacks()
+        if stacks:
+            return stacks
+        thread = self.worker_thread
+        frame = sys._current_frames().get(thread.ident) if thread and thread.ident else None
+        return ''.join(traceback.format_stack(frame)) if frame is not None else ''
 
     @property
     def worker(self) -> Optional[threading.Thread]:
@@ -636,7 +737,7 @@ class Connection:
         if self._on_closed is not None:
             self._on_closed(self)
         if worker is not None or late is not None:
-            self._queue.put(_STOP)
+            self._put(_STOP)
             if late is not None:
                 self._start_worker(late)
         elif self._on_finished is not None:

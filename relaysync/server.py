@@ -92,6 +92,18 @@ def _number(name: str, value: Any, minimum: float = 0, allow_none: bool = False)
     return value
 
 
+def _importing() -> bool:
+    """Whether the calling code runs as part of an import (a module's top level)."""
+    frame = sys._getframe(2)
+    for _ in range(200):
+        if frame is None:
+            return False
+        if frame.f_code.co_filename.startswith('<frozen importlib'):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _Throttled:
     """A WARNING at most once per ``interval`` seconds; the rest are counted
     and the count is added to the next one (a flood of refusals stays readable)."""
@@ -114,11 +126,6 @@ class _Throttled:
             message += ' (and %d more like it in the last %g s)'
             args += (suppressed, self.interval)
         logger.warning(message, *args)
-
-
-def _stack_of(thread: Optional[threading.Thread]) -> str:
-    frame = sys._current_frames().get(thread.ident) if thread and thread.ident else None
-    return ''.join(traceback.format_stack(frame)) if frame is not None else '(no stack)\n'
 
 
 #: Servers serving sockets adopted from a WSGI host in this process (for SIGTERM draining).
@@ -449,7 +456,7 @@ class Server:
                            'closed (path %s); it no longer counts against max_connections. '
                            'It is at:\n%s', conn.id, conn.running_handler or '?',
                            self.stuck_handler_timeout, handshake.escape(conn.path),
-                           _stack_of(conn.worker_thread).rstrip())
+                           (conn.stack() or '(no stack)').rstrip())
 
     def _make_reactor(self, ssl_context: Optional[ssl.SSLContext] = None) -> Reactor:
         """A new I/O loop with this server's limits and request handler.
@@ -615,8 +622,15 @@ class Server:
 
         Raises:
             ServerException: the port cannot be bound, the server already
-                started, or it was stopped (a server serves once).
+                started, or it was stopped (a server serves once); or it was
+                called while pytest imports a module, where it would block the
+                test run forever.
         """
+        if 'pytest' in sys.modules and _importing():
+            raise ServerException(
+                'Server.start() was called while a module was being imported under pytest, '
+                'where it would block forever: put it under "if __name__ == \'__main__\':" '
+                '(the relay_simulator fixture serves the workflow itself)')
         reactor = self._prepare()
         restore = self._install_signal_handlers()
         try:
