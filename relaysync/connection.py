@@ -39,7 +39,8 @@ from typing import Any, Callable, Dict, Optional, Protocol, Tuple
 from .codec import decode, encode, redact
 from .coroutines import HandlerRunner, wants_loop
 from .events import EVENTS, QUIET_EVENTS, EventSpec, handler_label, spec_for
-from .exceptions import ConnectionClosed, ErrorResponse, RelayTimeout, WorkflowException
+from .exceptions import (ConnectionClosed, ErrorResponse, RelayTimeout, WorkflowException,
+                         printable)
 from .timeouts import Timeouts
 
 logger = logging.getLogger('relaysync.connection')
@@ -63,6 +64,25 @@ DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
 
 #: Skipped messages logged at WARNING per connection; the rest at DEBUG.
 _SKIP_WARNINGS = 10
+#: Most JSON objects and arrays in one inbound message (checked above _LARGE characters):
+#: Relay messages have a few dozen; millions would hold the I/O thread for seconds.
+MAX_CONTAINERS = 10_000
+_LARGE = 65536
+
+
+def queued_cost(text: str) -> int:
+    """What an event costs while it waits in a queue, in bytes: its text plus
+    an allowance for each object its parsed form holds (a parsed ``{}`` costs
+    64 bytes where its text costs 2), so that ``max_queued_bytes`` bounds memory.
+
+    Args:
+        text: the event's JSON text.
+
+    Returns:
+        The estimate.
+    """
+    return len(text) + 64 * (text.count('{') + text.count('[') + text.count(',')
+                             + text.count(':'))
 
 _STOP = object()
 _CALLER = object()
@@ -352,43 +372,53 @@ class Connection:
         pending.lock.release()
 
     # ------------------------------------------------------------- inbound
-    def receive_text(self, text: str) -> None:
+    def receive_text(self, text: str) -> bool:
         """Route one inbound message.  Called by the transport's reader thread.
 
-        Malformed messages (not JSON, not an object, no string ``_type``) and
-        messages that are neither a response nor an event are logged and
-        skipped; nothing raises.  An event no handler takes is logged at INFO
-        the first time its type arrives on this connection (at DEBUG for the
-        events a workflow usually leaves alone: prompt, speech, stop, progress).
+        Malformed messages (not JSON, not an object, no string ``_type``, or
+        over :data:`MAX_CONTAINERS` objects and arrays) and messages that are
+        neither a response nor an event are logged and skipped; nothing
+        raises.  An event no handler takes is logged at INFO the first time its
+        type arrives on this connection (at DEBUG for the events a workflow
+        usually leaves alone: prompt, speech, stop, progress).
+
+        Returns:
+            True when the message answered a pending call (a response or a
+            progress event): proof that the peer reads what it is sent.
         """
         if wire_logger.isEnabledFor(logging.DEBUG):
-            wire_logger.debug('[%s] recv %s', self.id, redact(text))
+            wire_logger.debug('[%s] recv %s', self.id, printable(redact(text)))
+        if len(text) > _LARGE and text.count('{') + text.count('[') > MAX_CONTAINERS:
+            # Parsing it would hold the I/O thread, and its objects cost far more than its text.
+            self._skipped('with more than %d JSON objects and arrays (%d characters)',
+                          MAX_CONTAINERS, len(text))
+            return False
         try:
             msg = decode(text)
         except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
             self._skipped('that is not JSON (%s): %.200r', exc, redact(text))
-            return
+            return False
         if type(msg) is not dict:
             self._skipped('that is not a JSON object: %.200r', redact(text))
-            return
+            return False
         mtype = msg.get('_type')
         if type(mtype) is not str:
             self._skipped('without a string _type: %.200r', redact(text))
-            return
+            return False
         request_id = msg.get('_id')
         if request_id is not None:
             pending = self._pending.get(request_id) if type(request_id) is str else None
             if mtype.endswith('_response'):
                 if pending is not None:
                     self._answer(pending, msg, mtype)
-                else:
-                    logger.debug('[%s] skipped %.100r for an unknown or finished _id %.100r',
-                                 self.id, mtype, request_id)
-                return
+                    return True
+                logger.debug('[%s] skipped %.100r for an unknown or finished _id %.100r',
+                             self.id, mtype, request_id)
+                return False
             if mtype == PROGRESS and pending is not None:
                 # Restarts the response clock; never cuts an event wait short.
                 pending.deadline = max(pending.deadline, _monotonic() + pending.timeout)
-                return
+                return True
         if mtype == PROMPT:
             self._prompt(msg)
         elif mtype == SPEECH:
@@ -396,12 +426,13 @@ class Connection:
         spec = spec_for(mtype)
         if spec is None:
             self._skipped('of unknown _type %.100r', mtype)
-            return
+            return False
         found = self.workflow.resolve(spec, msg)
         if found is None:
             self._no_handler(spec, mtype, msg)
-            return
-        self._enqueue((found[0], found[1], found[2], len(text)))
+            return False
+        self._enqueue((found[0], found[1], found[2], queued_cost(text)))
+        return False
 
     def _skipped(self, what: str, *args: Any) -> None:
         """Log a skipped message: WARNING for the first few of a connection, then DEBUG."""
@@ -449,7 +480,7 @@ class Connection:
             return
         with self._lock:
             if pending.done or pending.response is not None:
-                logger.debug('[%s] skipped a second %s for _id %s', self.id, mtype,
+                logger.debug('[%s] skipped a second %.100r for _id %s', self.id, mtype,
                              pending.request_id)
                 return
             pending.response = msg
@@ -685,8 +716,11 @@ class Connection:
             except Exception:
                 logger.exception('[%s] error listener raised', self.id)
 
-    def stack(self) -> str:
+    def stack(self, frames: Optional[Dict[int, Any]] = None) -> str:
         """Where this instance's handlers are now (for reports of stuck handlers).
+
+        Args:
+            frames: ``sys._current_frames()``, when the caller already has it.
 
         Returns:
             The worker thread's stack, or its tasks' stacks when it runs an
@@ -696,7 +730,9 @@ class Connection:
         if stacks:
             return stacks
         thread = self.worker_thread
-        frame = sys._current_frames().get(thread.ident) if thread and thread.ident else None
+        if frames is None:
+            frames = sys._current_frames()
+        frame = frames.get(thread.ident) if thread and thread.ident else None
         return ''.join(traceback.format_stack(frame)) if frame is not None else ''
 
     @property

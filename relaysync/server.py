@@ -266,6 +266,7 @@ class Server:
         self._embedded: Any = None   # relaysync.wsgi.EmbeddedIO, once embedded
         self._error_listeners: List[Callable[[Connection, str, BaseException], None]] = []
         self._refusals = _Throttled()
+        self._stopping_from: 'set[Connection]' = set()
         self._restore_signals: Callable[[], None] = lambda: None
         self.port: int = self._requested_port
 
@@ -451,12 +452,19 @@ class Server:
                     if self._connections.pop(conn_id, None) is not None:
                         self._stuck[conn_id] = conn
                         late.append(conn)
+        if late:
+            # Formatting stacks takes time: not on the I/O thread.
+            threading.Thread(target=self._report_stuck, args=(late,), daemon=True,
+                             name='relaysync-report').start()
+
+    def _report_stuck(self, late: List[Connection]) -> None:
+        frames = sys._current_frames()
         for conn in late:
             logger.warning('[%s] the %s handler is still running %g s after its connection '
                            'closed (path %s); it no longer counts against max_connections. '
                            'It is at:\n%s', conn.id, conn.running_handler or '?',
                            self.stuck_handler_timeout, handshake.escape(conn.path),
-                           (conn.stack() or '(no stack)').rstrip())
+                           (conn.stack(frames) or '(no stack)').rstrip())
 
     def _make_reactor(self, ssl_context: Optional[ssl.SSLContext] = None) -> Reactor:
         """A new I/O loop with this server's limits and request handler.
@@ -727,9 +735,12 @@ class Server:
             drain_timeout: seconds to let instances finish (default: the server's
                 ``drain_timeout`` option; 0 closes them at once).
         """
+        own = current_connection()
         with self._lock:
             first = not self._stopping
             self._stopping = True
+            if own is not None:
+                self._stopping_from.add(own)   # the drain must not wait for this instance
         if not first:
             self._stop_done.wait()   # the first call's work is bounded
             return
@@ -744,10 +755,11 @@ class Server:
         if reactor is None and self._embedded is not None:
             current, pid = self._embedded.current()
             reactor = current if pid == os.getpid() else None
-        own = current_connection()   # stop() called from a handler: don't wait for it
+        # Instances whose handler called stop(): the drain does not wait for them.
+        waiting = self._stopping_from
 
         def running() -> List[Connection]:
-            return [c for c in list(self._connections.values()) if c is not own]
+            return [c for c in list(self._connections.values()) if c not in waiting]
 
         had_instances = bool(running())
         # While draining, the listener stays open: upgrades get 503 and the
@@ -763,7 +775,7 @@ class Server:
                            len(remaining))
         elif wait > 0 and had_instances:
             logger.info('shutting down: every workflow instance finished')
-        for conn in remaining + ([own] if own is not None else []):
+        for conn in remaining + list(waiting):
             conn.close(1001, 'server shutting down')
         if remaining and reactor is not None:
             # Give the peers a moment to answer the close frames.
