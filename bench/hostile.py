@@ -22,10 +22,18 @@ flood
     sends 400 ``timer_fired`` events of 500 KB as fast as the server reads them.
 flood-in-call
     The same flood while the handler waits for a response that never comes.
+amplify
+    The flood again, with events whose text is small but whose parsed form is
+    not: each holds 9,000 empty JSON objects (36 KB of text, ~0.7 MB parsed).
 neighbour
     A healthy peer's ``get_var`` round trip, p50 over 300 calls, alone and then
     beside a peer that never reads while its workflow sends 100 x 1 MB and then
     small messages without end.
+pings
+    The same round trip beside a peer that floods pings (and reads its pongs).
+fragments
+    The same round trip beside a peer that sends 8 MiB messages in 3-byte
+    fragments.
 open
     2,000 open instances, each handler blocked in a call the peer never
     answers: RSS per instance.
@@ -197,11 +205,11 @@ def scenario_reader(port: int, pid: int) -> Dict[str, Any]:
     return {'dropped_after_s': None if dropped is None else round(dropped, 1)}
 
 
-def _flood(port: int, in_call: bool) -> Dict[str, Any]:
+def _flood(port: int, in_call: bool, name: Any = 'n' * 500_000) -> Dict[str, Any]:
     from rawws import OP_TEXT, frame
     client = _client(port, '/busy')
     _start(client, busy=8, in_call='1' if in_call else '')
-    payload = json.dumps({'_type': 'wf_api_timer_fired_event', 'name': 'n' * 500_000})
+    payload = json.dumps({'_type': 'wf_api_timer_fired_event', 'name': name})
     data = frame(OP_TEXT, payload)
     sent = 0
     outcome = 'all sent'
@@ -232,6 +240,10 @@ def _flood(port: int, in_call: bool) -> Dict[str, Any]:
 
 def scenario_flood(port: int, pid: int) -> Dict[str, Any]:
     return _flood(port, in_call=False)
+
+
+def scenario_amplify(port: int, pid: int) -> Dict[str, Any]:
+    return _flood(port, in_call=False, name=[{}] * 9_000)
 
 
 def scenario_flood_in_call(port: int, pid: int) -> Dict[str, Any]:
@@ -265,6 +277,71 @@ def scenario_neighbour(port: int, pid: int) -> Dict[str, Any]:
             'ratio': round(beside / alone, 1)}
 
 
+def _beside(port: int, attack: Callable[[threading.Event], None]) -> Dict[str, Any]:
+    """The healthy round trip alone, then while ``attack`` runs on a thread."""
+    alone = statistics.median(_round_trips(port, 300)) * 1000
+    stop = threading.Event()
+    attacker = threading.Thread(target=attack, args=(stop,), daemon=True)
+    attacker.start()
+    time.sleep(1)
+    try:
+        beside = statistics.median(_round_trips(port, 300)) * 1000
+    finally:
+        stop.set()
+        attacker.join(10)
+    return {'p50_alone_ms': round(alone, 3), 'p50_beside_ms': round(beside, 3),
+            'ratio': round(beside / alone, 1)}
+
+
+def scenario_pings(port: int, pid: int) -> Dict[str, Any]:
+    from rawws import OP_PING, frame
+
+    def flood(stop: threading.Event) -> None:
+        client = _client(port, '/busy')
+        burst = frame(OP_PING, b'p' * 125) * 500
+        drain = threading.Thread(target=lambda: _drain(client, stop), daemon=True)
+        drain.start()
+        for _ in range(100_000):
+            if stop.is_set():
+                break
+            try:
+                client.send(burst)
+            except OSError:
+                break
+        client.reset()
+    return _beside(port, flood)
+
+
+def _drain(client: Any, stop: threading.Event) -> None:
+    client.sock.settimeout(0.2)
+    while not stop.is_set():
+        try:
+            if not client.sock.recv(1 << 20):
+                return
+        except socket.timeout:
+            continue
+        except OSError:
+            return
+
+
+def scenario_fragments(port: int, pid: int) -> Dict[str, Any]:
+    from rawws import OP_CONT, OP_TEXT, frame
+
+    def flood(stop: threading.Event) -> None:
+        for _ in range(20):
+            if stop.is_set():
+                return
+            client = _client(port, '/busy')
+            message = frame(OP_TEXT, '{', fin=False) + frame(OP_CONT, 'aaa', fin=False) * 20_000
+            try:
+                for _ in range(140):          # ~8 MiB of text in 3-byte fragments
+                    client.send(message if _ == 0 else message[7:])
+            except OSError:
+                pass
+            client.reset()
+    return _beside(port, flood)
+
+
 def scenario_open(port: int, pid: int) -> Dict[str, Any]:
     clients = []
     try:
@@ -284,7 +361,8 @@ def scenario_open(port: int, pid: int) -> Dict[str, Any]:
 
 SCENARIOS: Dict[str, Callable[[int, int], Dict[str, Any]]] = {
     'reader': scenario_reader, 'flood': scenario_flood, 'flood-in-call': scenario_flood_in_call,
-    'neighbour': scenario_neighbour, 'open': scenario_open}
+    'amplify': scenario_amplify, 'neighbour': scenario_neighbour, 'pings': scenario_pings,
+    'fragments': scenario_fragments, 'open': scenario_open}
 
 
 def settle(pid: int, timeout: float = 15.0) -> Dict[str, int]:

@@ -7,8 +7,11 @@ lists (``None`` list items are kept), because the Relay server reads a JSON
 Inbound: some Relay server versions send strings as arrays of character codes
 (``[117, 114, 110, ...]`` for ``"urn..."``).  A non-empty list whose items are all
 ints (not bools) in the Unicode range is turned back into a string, except under
-keys known to hold numbers (``latlong``, ``pattern``).  This runs before routing,
-so ``_id`` and ``request_id`` comparisons see strings.
+keys known to hold numbers (``latlong``, ``pattern``) and inside the values that
+carry a user's own data, which are passed on verbatim (an HTTP POST's
+``payload``, ``headers`` and ``query``, a position's ``position_metadata`` and
+``position_tags``, an NFC tag's ``tag_content``).  This runs before routing, so
+``_id`` and ``request_id`` comparisons see strings.
 """
 
 import json
@@ -17,6 +20,9 @@ from typing import Any, Dict, List, Optional
 
 #: Keys whose integer lists are real numbers, never encoded strings.
 NUMERIC_LIST_KEYS = frozenset(('latlong', 'pattern'))
+#: Keys whose values are a user's own data, never rewritten.
+VERBATIM_KEYS = frozenset(('payload', 'headers', 'query', 'position_metadata',
+                           'position_tags', 'tag_content'))
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(',', ':')).encode
 _loads = json.loads
@@ -51,7 +57,7 @@ def _is_char_codes(value: List[Any]) -> bool:
 def _fix(value: Any, key: Optional[str] = None) -> Any:
     if isinstance(value, dict):
         for k, v in value.items():
-            if isinstance(v, (dict, list)):
+            if isinstance(v, (dict, list)) and k not in VERBATIM_KEYS:
                 value[k] = _fix(v, k)
         return value
     if isinstance(value, list):

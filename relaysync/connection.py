@@ -25,19 +25,23 @@ pending call needs its answer, which may sit behind more events, so reading then
 goes on, and an instance whose queue reaches twice the limit is closed with 1008.
 """
 
+import asyncio
 import itertools
 import logging
 import os
 import queue
+import sys
 import threading
 import time
+import traceback
 from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
 
 from .codec import decode, encode, redact
-from .coroutines import HandlerRunner
+from .coroutines import HandlerRunner, wants_loop
 from .events import (EVENTS, QUIET_EVENTS, WAIT_PROMPT, WAIT_SPEECH, EventSpec, handler_label,
                      spec_for)
-from .exceptions import ConnectionClosed, ErrorResponse, PlaybackFailed, RelayTimeout
+from .exceptions import (ConnectionClosed, ErrorResponse, PlaybackFailed, RelayTimeout,
+                         printable)
 from .timeouts import Timeouts
 
 logger = logging.getLogger('relaysync.connection')
@@ -55,6 +59,28 @@ _WAITING_FOR = {WAIT_PROMPT: 'prompt stopped event', WAIT_SPEECH: 'speech event'
 DEFAULT_MAX_QUEUED_EVENTS = 1000
 #: Default most bytes of events one instance may have queued for its worker.
 DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
+
+#: Skipped messages logged at WARNING per connection; the rest at DEBUG.
+_SKIP_WARNINGS = 10
+#: Most JSON objects and arrays in one inbound message (checked above _LARGE characters):
+#: Relay messages have a few dozen; millions would hold the I/O thread for seconds.
+MAX_CONTAINERS = 10_000
+_LARGE = 65536
+
+
+def queued_cost(text: str) -> int:
+    """What an event costs while it waits in a queue, in bytes: its text plus
+    an allowance for each object its parsed form holds (a parsed ``{}`` costs
+    64 bytes where its text costs 2), so that ``max_queued_bytes`` bounds memory.
+
+    Args:
+        text: the event's JSON text.
+
+    Returns:
+        The estimate.
+    """
+    return len(text) + 64 * (text.count('{') + text.count('[') + text.count(',')
+                             + text.count(':'))
 
 _STOP = object()
 _CALLER = object()
@@ -195,10 +221,13 @@ class Connection:
         self.worker_thread: Optional[threading.Thread] = None
         #: The handler running now (its decorator, e.g. ``on_start``), else None.
         self.running_handler: Optional[str] = None
-        self._unhandled: Set[str] = set()  # event types already logged as having no handler
+        self._unhandled: Set[Tuple[str, ...]] = set()  # (type, filter values) logged as unhandled
+        self._skips = 0               # messages skipped (malformed, not an event)
         #: The handler context (a :class:`~relaysync.Relay`), made by ``context``.
         self.relay = context(self)
         self._runner = HandlerRunner(self.relay, conn_id)
+        # Wakes a worker that runs an event loop (coroutine handlers) after a put.
+        self._wake: Optional[Callable[[], None]] = None
 
     def __repr__(self) -> str:
         state = 'closed' if self._closed else 'open'
@@ -347,68 +376,98 @@ class Connection:
         pending.lock.release()
 
     # ------------------------------------------------------------- inbound
-    def receive_text(self, text: str) -> None:
+    def receive_text(self, text: str) -> bool:
         """Route one inbound message.  Called by the transport's reader thread.
 
-        Malformed messages (not JSON, not an object, no string ``_type``) and
-        messages that are neither a response nor an event are logged and
-        skipped; nothing raises.  An event no handler takes is logged at INFO
-        the first time its type arrives on this connection (at DEBUG for the
-        events a workflow usually leaves alone: prompt, speech, stop, progress).
+        Malformed messages (not JSON, not an object, no string ``_type``, or
+        over :data:`MAX_CONTAINERS` objects and arrays) and messages that are
+        neither a response nor an event are logged and skipped; nothing
+        raises.  An event no handler takes is logged at INFO the first time its
+        type arrives on this connection (at DEBUG for the events a workflow
+        usually leaves alone: prompt, speech, stop, progress).
+
+        Returns:
+            True when the message answered a pending call (a response or a
+            progress event): proof that the peer reads what it is sent.
         """
         if wire_logger.isEnabledFor(logging.DEBUG):
-            wire_logger.debug('[%s] recv %s', self.id, redact(text))
+            wire_logger.debug('[%s] recv %s', self.id, printable(redact(text)))
+        if len(text) > _LARGE and text.count('{') + text.count('[') > MAX_CONTAINERS:
+            # Parsing it would hold the I/O thread, and its objects cost far more than its text.
+            self._skipped('with more than %d JSON objects and arrays (%d characters)',
+                          MAX_CONTAINERS, len(text))
+            return False
         try:
             msg = decode(text)
         except (ValueError, RecursionError) as exc:  # RecursionError: absurd nesting
-            logger.warning('[%s] skipped a message that is not JSON (%s): %.200r',
-                           self.id, exc, redact(text))
-            return
+            self._skipped('that is not JSON (%s): %.200r', exc, redact(text))
+            return False
         if type(msg) is not dict:
-            logger.warning('[%s] skipped a message that is not a JSON object: %.200r',
-                           self.id, redact(text))
-            return
+            self._skipped('that is not a JSON object: %.200r', redact(text))
+            return False
         mtype = msg.get('_type')
         if type(mtype) is not str:
-            logger.warning('[%s] skipped a message without a string _type: %.200r',
-                           self.id, redact(text))
-            return
+            self._skipped('without a string _type: %.200r', redact(text))
+            return False
         request_id = msg.get('_id')
         if request_id is not None:
             pending = self._pending.get(request_id) if type(request_id) is str else None
             if mtype.endswith('_response'):
                 if pending is not None:
                     self._answer(pending, msg, mtype)
-                else:
-                    logger.debug('[%s] skipped %s for an unknown or finished _id %r',
-                                 self.id, mtype, request_id)
-                return
+                    return True
+                logger.debug('[%s] skipped %.100r for an unknown or finished _id %.100r',
+                             self.id, mtype, request_id)
+                return False
             if mtype == PROGRESS and pending is not None:
                 # Restarts the response clock; never cuts an event wait short.
                 pending.deadline = max(pending.deadline, _monotonic() + pending.timeout)
-                return
+                return True
         if mtype == PROMPT:
             self._prompt(msg)
         elif mtype == SPEECH:
             self._speech(msg)
         spec = spec_for(mtype)
         if spec is None:
-            logger.warning('[%s] skipped a message of unknown _type %.100r', self.id, mtype)
-            return
+            self._skipped('of unknown _type %.100r', mtype)
+            return False
         found = self.workflow.resolve(spec, msg)
         if found is None:
-            self._no_handler(spec, mtype)
-            return
-        self._enqueue((found[0], found[1], found[2], len(text)))
+            self._no_handler(spec, mtype, msg)
+            return False
+        self._enqueue((found[0], found[1], found[2], queued_cost(text)))
+        return False
 
-    def _no_handler(self, spec: EventSpec, mtype: str) -> None:
+    def _skipped(self, what: str, *args: Any) -> None:
+        """Log a skipped message: WARNING for the first few of a connection, then DEBUG."""
+        self._skips += 1
+        if self._skips <= _SKIP_WARNINGS:
+            last = (' (further skipped messages of this connection are logged at DEBUG)'
+                    if self._skips == _SKIP_WARNINGS else '')
+            logger.warning('[%s] skipped a message ' + what + last, self.id, *args)
+        else:
+            logger.debug('[%s] skipped a message ' + what, self.id, *args)
+
+    def _no_handler(self, spec: EventSpec, mtype: str, msg: Dict[str, Any]) -> None:
         has_handler = getattr(self.workflow, 'has_handler', None)
-        if (spec.name in QUIET_EVENTS or mtype in self._unhandled
-                or (has_handler is not None and has_handler(spec))):
+        registered = has_handler is not None and has_handler(spec)
+        if spec.name in QUIET_EVENTS or (registered and spec.filter_fields is None):
             logger.debug('[%s] no handler for %.100r', self.id, mtype)
             return
-        if len(self._unhandled) < 64:
-            self._unhandled.add(mtype)
+        values: Tuple[str, ...] = ()
+        if registered and spec.filter_fields is not None:   # only the filters missed it
+            values = tuple(repr(msg.get(f))[:50] for f in spec.filter_fields)
+        key = (mtype,) + values
+        if key in self._unhandled or len(self._unhandled) >= 64:
+            logger.debug('[%s] no handler for %.100r', self.id, mtype)
+            return
+        self._unhandled.add(key)
+        if values:
+            first, second = spec.filter_fields or ('', '')
+            logger.info('[%s] no on_%s handler matches %s=%s, %s=%s (its filters differ; '
+                        'logged once per instance)', self.id, spec.name, first, values[0],
+                        second, values[1])
+            return
         hint = f'@wf.on_{spec.name}' if mtype in EVENTS else f'@wf.on({spec.name!r})'
         logger.info('[%s] no handler for %.100r; register one with %.100s '
                     '(logged once per instance)', self.id, mtype, hint)
@@ -425,7 +484,7 @@ class Connection:
             return
         with self._lock:
             if pending.done or pending.response is not None:
-                logger.debug('[%s] skipped a second %s for _id %s', self.id, mtype,
+                logger.debug('[%s] skipped a second %.100r for _id %s', self.id, mtype,
                              pending.request_id)
                 return
             pending.response = msg
@@ -509,7 +568,13 @@ class Connection:
         if pause:
             logger.info('[%s] pausing reads: %d events (%d bytes) queued for the handlers',
                         self.id, count, queued_bytes)
+        self._put(item)
+
+    def _put(self, item: Any) -> None:
         self._queue.put(item)
+        wake = self._wake
+        if wake is not None:
+            wake()
         if self._worker is None:
             with self._lock:
                 if self._worker is not None:
@@ -555,51 +620,123 @@ class Connection:
                 self.transport.resume_reading()
 
     def _run_worker(self) -> None:
-        get = self._queue.get
         runner = self._runner
         self.worker_thread = threading.current_thread()
         _local.connection = self
         try:
+            if wants_loop(self.workflow):
+                runner.serve(self._next_item, self._set_wake, self._handle_async, _STOP)
+                return
+            get = self._queue.get
             while True:
                 item = get()
                 if item is _STOP:
                     return
-                func, args, name, size = item
-                self._dequeued(size)
-                label = handler_label(name)
-                self.running_handler = label
-                try:
-                    runner.call(func, args, label)
-                except ConnectionClosed as exc:
-                    logger.info('[%s] %s handler ended: %s', self.id, label, exc)
-                except (Exception, SystemExit) as exc:  # sys.exit() must not end the worker
-                    logger.exception('[%s] %s handler raised (workflow %s, path %s)',
-                                     self.id, label, getattr(self.workflow, 'name', '?'),
-                                     self.path)
-                    self._handler_failed(name, label, exc)
-                finally:
-                    self.running_handler = None
+                self._handle(item)
         finally:
             _local.connection = None
             runner.close()
             if self._on_finished is not None:
                 self._on_finished(self)
 
-    def _handler_failed(self, name: str, label: str, exc: BaseException) -> None:
-        on_error = getattr(self.workflow, 'error_handler', None)
-        if on_error is not None:
-            try:
-                self._runner.call(on_error, (exc,), 'on_error')
-            except ConnectionClosed as closed:
-                logger.info('[%s] on_error handler ended: %s', self.id, closed)
-            except (Exception, SystemExit):
-                logger.exception('[%s] on_error handler raised while handling the error of %s',
-                                 self.id, label)
+    def _next_item(self) -> Any:
+        try:
+            return self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
+    def _set_wake(self, wake: Optional[Callable[[], None]]) -> None:
+        self._wake = wake
+
+    def _handle(self, item: Any) -> None:
+        """Run one event's handler to completion, reporting what it raised."""
+        func, args, name, size = item
+        self._dequeued(size)
+        label = handler_label(name)
+        self.running_handler = label
+        try:
+            self._runner.call(func, args, label)
+        except ConnectionClosed as exc:
+            logger.info('[%s] %s handler ended: %s', self.id, label, exc)
+        except BaseException as exc:  # sys.exit(), a stray CancelledError: never end the worker
+            self._raised(label)
+            on_error = getattr(self.workflow, 'error_handler', None)
+            if on_error is not None:
+                self.running_handler = 'on_error'
+                try:
+                    self._runner.call(on_error, (exc,), 'on_error')
+                except ConnectionClosed as closed:
+                    logger.info('[%s] on_error handler ended: %s', self.id, closed)
+                except BaseException:
+                    self._error_handler_raised(label)
+            self._notify_listeners(name, exc)
+        finally:
+            self.running_handler = None
+
+    async def _handle_async(self, item: Any) -> None:
+        """:meth:`_handle` as a task, for a worker that runs an event loop."""
+        func, args, name, size = item
+        self._dequeued(size)
+        label = handler_label(name)
+        self.running_handler = label
+        runner = self._runner
+        try:
+            await runner.acall(func, args)
+        except ConnectionClosed as exc:
+            logger.info('[%s] %s handler ended: %s', self.id, label, exc)
+        except BaseException as exc:
+            if runner.closing and isinstance(exc, asyncio.CancelledError):
+                raise              # cancelled because the connection has closed
+            self._raised(label)
+            on_error = getattr(self.workflow, 'error_handler', None)
+            if on_error is not None:
+                self.running_handler = 'on_error'
+                try:
+                    await runner.acall(on_error, (exc,))
+                except ConnectionClosed as closed:
+                    logger.info('[%s] on_error handler ended: %s', self.id, closed)
+                except BaseException as again:
+                    if runner.closing and isinstance(again, asyncio.CancelledError):
+                        raise
+                    self._error_handler_raised(label)
+            self._notify_listeners(name, exc)
+        finally:
+            if self.running_handler in (label, 'on_error'):
+                self.running_handler = None
+
+    def _raised(self, label: str) -> None:
+        logger.exception('[%s] %s handler raised (workflow %s, path %s)', self.id, label,
+                         getattr(self.workflow, 'name', '?'), self.path)
+
+    def _error_handler_raised(self, label: str) -> None:
+        logger.exception('[%s] on_error handler raised while handling the error of %s',
+                         self.id, label)
+
+    def _notify_listeners(self, name: str, exc: BaseException) -> None:
         if self._on_handler_error is not None:
             try:
                 self._on_handler_error(self, name, exc)
             except Exception:
                 logger.exception('[%s] error listener raised', self.id)
+
+    def stack(self, frames: Optional[Dict[int, Any]] = None) -> str:
+        """Where this instance's handlers are now (for reports of stuck handlers).
+
+        Args:
+            frames: ``sys._current_frames()``, when the caller already has it.
+
+        Returns:
+            The worker thread's stack, or its tasks' stacks when it runs an
+            event loop; ``''`` when no worker has started.
+        """
+        stacks = self._runner.stacks()
+        if stacks:
+            return stacks
+        thread = self.worker_thread
+        if frames is None:
+            frames = sys._current_frames()
+        frame = frames.get(thread.ident) if thread and thread.ident else None
+        return ''.join(traceback.format_stack(frame)) if frame is not None else ''
 
     @property
     def worker(self) -> Optional[threading.Thread]:
@@ -639,7 +776,7 @@ class Connection:
         if self._on_closed is not None:
             self._on_closed(self)
         if worker is not None or late is not None:
-            self._queue.put(_STOP)
+            self._put(_STOP)
             if late is not None:
                 self._start_worker(late)
         elif self._on_finished is not None:

@@ -35,11 +35,14 @@ class EventSpec(NamedTuple):
             handler's filter pair (``'*'`` matches anything).
         whole: the handler gets the whole event as one dict (its fields without
             the ``_``-prefixed envelope keys) instead of ``fields``.
+        typed: False for an event type not in :data:`EVENTS`: only a handler
+            registered by name (``Workflow.on``) can take it.
     """
     name: str
     fields: Tuple[str, ...]
     filter_fields: Optional[Tuple[str, str]] = None
     whole: bool = False
+    typed: bool = True
 
 
 EVENTS: Dict[str, EventSpec] = {
@@ -96,7 +99,7 @@ LIFECYCLE_TYPES = ('started', 'resumed', 'suspended', 'ended', 'failed')
 #: logged at DEBUG only (the others at INFO, once per instance).
 QUIET_EVENTS = frozenset(('prompt', 'speech', 'stop', 'progress'))
 
-_EVENT_TYPE = re.compile(r'^wf_api_(\w+)_event$')
+_EVENT_TYPE = re.compile(r'wf_api_([A-Za-z0-9_]+)_event')
 
 
 def handler_label(name: str) -> str:
@@ -122,7 +125,7 @@ def event_name(event_type: str) -> Optional[str]:
         ``'position'`` for ``'wf_api_position_event'``; None for anything that
         is not an event type.
     """
-    match = _EVENT_TYPE.match(event_type)
+    match = _EVENT_TYPE.fullmatch(event_type)
     return match.group(1) if match else None
 
 
@@ -134,11 +137,12 @@ def spec_for(event_type: str) -> Optional[EventSpec]:
 
     Returns:
         Its row of :data:`EVENTS`; for an event type not in the table, a row
-        ``EventSpec(<name>, (), whole=True)`` (only ``Workflow.on(name)``
-        handlers receive it); None when ``event_type`` is not an event type.
+        ``EventSpec(<name>, (), whole=True, typed=False)`` (only
+        ``Workflow.on(name)`` handlers receive it); None when ``event_type`` is
+        not an event type.
     """
     spec = EVENTS.get(event_type)
     if spec is not None:
         return spec
     name = event_name(event_type)
-    return EventSpec(name, (), whole=True) if name else None
+    return EventSpec(name, (), whole=True, typed=False) if name else None

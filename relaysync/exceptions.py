@@ -30,6 +30,23 @@ else:  # asyncio.TimeoutError became the builtin TimeoutError in Python 3.11
     _TIMEOUT_BASES = (TimeoutError, asyncio.TimeoutError)
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters written as escapes (``\\n``, ``\\x00``).
+
+    Used wherever text from the peer becomes part of an exception's message,
+    so that a traceback in a log cannot be made to forge log lines.
+
+    Args:
+        text: any text.
+
+    Returns:
+        The text, unchanged when it has no control characters.
+    """
+    if text.isprintable():
+        return text
+    return ''.join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 class RelaysyncError(Exception):
     """Root of every exception raised by relaysync.
 
@@ -65,7 +82,8 @@ class WorkflowException(RelaysyncError):
 class ErrorResponse(WorkflowException):
     """The Relay server answered a request with ``wf_api_error_response``.
 
-    ``str(exc)`` is the server's ``error`` text, unchanged, as relay-py raises it.
+    ``e.message`` is the server's ``error`` text, unchanged, as relay-py keeps
+    it; ``str(e)`` is the same text with any control characters escaped.
 
     Attributes:
         request_type: the ``_type`` of the request that failed.
@@ -75,6 +93,7 @@ class ErrorResponse(WorkflowException):
 
     def __init__(self, error: str, request_type: str = '', request_id: str = '') -> None:
         super().__init__(error)
+        self.args = (printable(error),)
         self.error = error
         self.request_type = request_type
         self.request_id = request_id
@@ -119,7 +138,7 @@ class ConnectionClosed(WorkflowException, ConnectionError):
     def __init__(self, code: int = 1006, reason: str = '',
                  request_type: Optional[str] = None) -> None:
         what = f'{request_type}: ' if request_type else ''
-        detail = f' {reason}' if reason else ''
+        detail = f' {printable(reason)}' if reason else ''
         super().__init__(f'{what}connection closed ({code}{detail})')
         self.code = code
         self.reason = reason

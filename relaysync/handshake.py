@@ -14,6 +14,7 @@ import base64
 import binascii
 import hashlib
 import json
+import re
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -24,6 +25,8 @@ from .version import SERVER_NAME
 #: The largest request head accepted (request line plus headers).
 MAX_HEAD = 16 * 1024
 MAX_HEADERS = 100
+# Control characters other than tab: h11 lets some through in header values.
+_CONTROL = re.compile(rb'[\x00-\x08\x0a-\x1f\x7f]')
 _GUID = b'258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
 _REASONS = {101: 'Switching Protocols', 200: 'OK', 400: 'Bad Request', 404: 'Not Found',
@@ -155,6 +158,8 @@ def _request(event: 'h11.Request') -> Request:
         raise HandshakeError(431, 'too many headers')
     headers: Dict[str, str] = {}
     for name, value in event.headers:
+        if _CONTROL.search(value):
+            raise HandshakeError(400, 'malformed header line')
         key = name.decode('ascii')
         text = value.decode('latin-1')
         headers[key] = f'{headers[key]}, {text}' if key in headers else text
@@ -181,6 +186,9 @@ def check_upgrade(request: Request) -> str:
     """
     if request.method != 'GET':
         raise HandshakeError(405, 'WebSocket upgrade requires GET', {'Allow': 'GET'})
+    if request.headers.get('content-length', '0').strip() not in ('', '0') \
+            or 'transfer-encoding' in request.headers:
+        raise HandshakeError(400, 'a WebSocket upgrade request has no body')
     tokens = [t.strip().lower() for t in request.headers.get('connection', '').split(',')]
     if 'upgrade' not in tokens:
         raise HandshakeError(400, 'missing "Connection: Upgrade"')

@@ -25,6 +25,7 @@ import collections
 import errno
 import itertools
 import logging
+import os
 import selectors
 import socket
 import ssl
@@ -50,10 +51,20 @@ _READ = selectors.EVENT_READ
 _WRITE = selectors.EVENT_WRITE
 _RECV = 65536
 #: Small frames are joined into one TLS write up to this size.
-_TLS_BATCH = 64 * 1024
+_TLS_BATCH = 16 * 1024
+#: Bytes handed to OpenSSL per write: one TLS record.
+_TLS_RECORD = 16 * 1024
 #: Most buffers handed to one ``sendmsg`` call.
 _IOV_MAX = 64
 _HAS_SENDMSG = hasattr(socket.socket, 'sendmsg')
+try:   # Linux: the socket's unacknowledged bytes, and its TCP state
+    import fcntl
+    import termios
+    _SIOCOUTQ: Optional[int] = termios.TIOCOUTQ
+except (ImportError, AttributeError):   # pragma: no cover - not Linux
+    _SIOCOUTQ = None
+_TCP_INFO: Optional[int] = getattr(socket, 'TCP_INFO', None)
+_TCP_GONE = (7, 8)        # TCP_CLOSE, TCP_CLOSE_WAIT: reset, or closed by the peer
 _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantWriteError,
                 ssl.SSLWantReadError)
 # Longest single sleep of a waiting sender (Condition.wait overflows on huge timeouts).
@@ -106,7 +117,35 @@ def text_frame(text: str) -> bytes:
 _NO_RSV = RsvBits(False, False, False)
 #: Largest incomplete frame the lean path keeps buffering itself (bytes).
 _FAST_PARTIAL = 64 * 1024
-_ping_ids = itertools.count(1)
+#: Frames one connection may have handled per turn of the loop; the rest wait
+#: for the next turn, so a flood of tiny frames cannot starve the others.
+_FRAME_BUDGET = 1000
+#: Most frames one message may be split into (1009 beyond).
+_MAX_FRAGMENTS = 10_000
+
+
+def _unsent(sock: socket.socket) -> Optional[int]:
+    """Bytes written to ``sock`` that its peer has not acknowledged yet (Linux), else None."""
+    if _SIOCOUTQ is None:
+        return None
+    try:
+        unsent: int = struct.unpack('i', fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b'\0\0\0\0'))[0]
+        return unsent
+    except (OSError, ValueError):
+        return None
+
+
+def _peer_gone(sock: socket.socket) -> bool:
+    """Whether the peer has reset or closed its side, without reading any data."""
+    try:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            return True
+        if _TCP_INFO is not None:
+            state = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)[0]
+            return state in _TCP_GONE
+    except (OSError, ValueError):
+        return True
+    return False
 
 
 class SizeGuard(Extension):
@@ -188,6 +227,7 @@ class Channel:
         # I/O thread has applied to the selector.
         self.want_paused = False
         self.paused = False
+        self.held = False             # frames left from a turn's budget: reading waits
         self.mask = 0 if adopted else _READ   # events registered with the selector
         self.request_reader: Optional[handshake.RequestReader] = None
         self.inbuf = b''
@@ -206,6 +246,10 @@ class Channel:
         self.last_write = now         # last byte written, or when the outbox last filled
         self.ping_sent: Optional[float] = None
         self.ping_payload = b''
+        # Proof that the peer reads: the echo of a ping, or an answer to a request.
+        self.last_proof = now
+        self.unproven = False         # data sent since the last proof
+        self.last_unsent = 0          # bytes the kernel still held at the last probe
         self.close_deadline = 0.0
         self.close_code = 1006
         self.close_reason = ''
@@ -240,6 +284,7 @@ class Channel:
         with self.lock:
             if self.state != OPEN:
                 raise ConnectionClosed(self.close_code, self.close_reason)
+            self.unproven = True
             if self.out_bytes and self.out_bytes + len(frame) > self.limits.max_send_buffer:
                 self._wait_room(len(frame), timeout)
             if self.direct and not self.outbox and self.reactor.idle:
@@ -351,7 +396,7 @@ class Channel:
 
     def update_interest(self) -> None:
         """Register the events this channel waits for with the selector."""
-        mask = (0 if self.paused else _READ) | (_WRITE if self.want_write else 0)
+        mask = (0 if self.paused or self.held else _READ) | (_WRITE if self.want_write else 0)
         if mask == self.mask or self.state == DONE \
                 or self.reactor.channels.get(self.fileno) is not self:
             return
@@ -420,7 +465,10 @@ class Channel:
                 if not self.tls_retry and not offset and len(outbox) > 1 \
                         and len(first) < _TLS_BATCH:
                     first = self._join_small()
-                data: Any = memoryview(first)[offset:] if offset else first
+                # At most one TLS record per write, so that progress shows record
+                # by record; after WANT_WRITE the very same slice goes again.
+                end = min(len(first), offset + _TLS_RECORD)
+                data: Any = memoryview(first)[offset:end] if offset or end < len(first) else first
                 try:
                     sent = sock.send(data)
                 except _WOULD_BLOCK:
@@ -428,7 +476,7 @@ class Channel:
                     self.tls_retry = True
                     return
                 self.tls_retry = False
-                attempted = len(first) - offset
+                attempted = end - offset
             elif _HAS_SENDMSG and len(outbox) > 1:
                 buffers = [memoryview(first)[offset:] if offset else first]
                 buffers.extend(itertools.islice(outbox, 1, _IOV_MAX))
@@ -471,7 +519,7 @@ class Channel:
                 self._tls_handshake()
                 return
             self.flush()
-        if mask & _READ and self.state != DONE and not self.want_paused:
+        if mask & _READ and self.state != DONE and not self.want_paused and not self.held:
             if self.state == TLS_HANDSHAKE:
                 self._tls_handshake()
             else:
@@ -520,7 +568,7 @@ class Channel:
                 pass                       # lingering close: discard until the peer's FIN
             elif self.state in (OPEN, CLOSING):
                 self._frames(data)
-            if (self.state == DONE or self.want_paused or not self.tls
+            if (self.state == DONE or self.want_paused or self.held or not self.tls
                     or not cast(ssl.SSLSocket, sock).pending()):
                 return
 
@@ -563,6 +611,8 @@ class Channel:
         self.conn = conn
 
     def _frames(self, data: bytes) -> None:
+        """Handle received WebSocket bytes: up to :data:`_FRAME_BUDGET` frames a
+        turn; the rest waits (``held``) while the other connections get theirs."""
         if self.fast:
             data = self._fast_frames(data)
             if not data:
@@ -570,41 +620,53 @@ class Channel:
         ws = self.ws
         ws.receive_data(data)
         limit = self.limits.max_message_size
-        for event in ws.events():
-            if isinstance(event, TextMessage) or isinstance(event, BytesMessage):
-                if self.state != OPEN:
-                    continue
-                if event.message_finished and not self.parts:
-                    self.size = len(event.data)
-                    if self.size > limit:
-                        self._too_big()
+        budget = _FRAME_BUDGET
+        ping: Optional[Ping] = None
+        try:
+            for event in ws.events():
+                budget -= 1
+                if isinstance(event, TextMessage) or isinstance(event, BytesMessage):
+                    if self.state != OPEN:
+                        continue
+                    if event.message_finished and not self.parts:
+                        self.size = len(event.data)
+                        if self.size > limit:
+                            self._too_big()
+                            return
+                        self._message(event.data, isinstance(event, BytesMessage))
+                        self.size = 0
+                    else:
+                        self.parts.append(event.data)
+                        self.size += len(event.data)
+                        if self.size > limit:
+                            self._too_big()
+                            return
+                        if len(self.parts) > _MAX_FRAGMENTS:
+                            self._too_big(f'more than {_MAX_FRAGMENTS} fragments')
+                            return
+                        if event.message_finished:
+                            parts, self.parts, self.size = self.parts, [], 0
+                            joined = (''.join(parts) if isinstance(event, TextMessage)
+                                      else b''.join(parts))
+                            self._message(joined, isinstance(event, BytesMessage))
+                elif isinstance(event, Ping):
+                    ping = event          # answering the latest is enough (RFC 6455 §5.5.3)
+                elif isinstance(event, Pong):
+                    self._pong_received(event.payload)
+                elif isinstance(event, CloseConnection):
+                    if event.code == 1009 and ws.state == ConnectionState.OPEN:
+                        self._too_big()  # the SizeGuard refused a frame header
                         return
-                    self._message(event.data, isinstance(event, BytesMessage))
-                    self.size = 0
-                    if self.want_paused:
-                        return
-                    continue
-                self.parts.append(event.data)
-                self.size += len(event.data)
-                if self.size > limit:
-                    self._too_big()
+                    self._peer_close(event)
                     return
-                if event.message_finished:
-                    parts, self.parts, self.size = self.parts, [], 0
-                    joined = ''.join(parts) if isinstance(event, TextMessage) else b''.join(parts)
-                    self._message(joined, isinstance(event, BytesMessage))
                 if self.want_paused:
                     return    # the rest stays in wsproto's buffer until resume_reading()
-            elif isinstance(event, Ping):
-                self._pong(ws.send(event.response()))
-            elif isinstance(event, Pong):
-                self._pong_received(event.payload)
-            elif isinstance(event, CloseConnection):
-                if event.code == 1009 and ws.state == ConnectionState.OPEN:
-                    self._too_big()  # the SizeGuard refused a frame header
+                if budget <= 0:
+                    self._hold()
                     return
-                self._peer_close(event)
-                return
+        finally:
+            if ping is not None and ws.state == ConnectionState.OPEN:
+                self._pong(ws.send(ping.response()))
 
     def _pong(self, frame: bytes) -> None:
         with self.lock:
@@ -619,6 +681,7 @@ class Channel:
         # nothing about whether the peer reads what it is sent.
         if self.ping_sent is not None and bytes(payload) == self.ping_payload:
             self.ping_sent = None
+            self.last_proof, self.unproven = self.last_seen, False
 
     def _fast_frames(self, data: bytes) -> bytes:
         """The hot path: deliver complete, final, masked text frames and answer
@@ -635,8 +698,14 @@ class Channel:
         pos = 0
         limit = self.limits.max_message_size
         receive = self.conn.receive_text
+        budget = _FRAME_BUDGET
+        ping = b''
         while self.state == OPEN and not self.want_paused:   # the rest waits in inbuf
             if n - pos < 2:
+                break
+            budget -= 1
+            if budget < 0:
+                self._hold()
                 break
             b0 = buf[pos]
             b1 = buf[pos + 1]
@@ -679,35 +748,65 @@ class Channel:
                 try:
                     text = payload.decode('utf-8')
                 except UnicodeDecodeError:
+                    self._flush_pong(ping)
                     return self._leave_fast(buf, pos)
                 pos = end
-                receive(text)
+                if receive(text):
+                    self.last_proof, self.unproven = self.last_seen, False
             elif opcode == 9:
                 pos = end
-                self._pong(bytes((0x8A, length)) + payload)
+                ping = bytes((0x8A, length)) + payload   # answer the latest only (§5.5.3)
             else:
                 pos = end
                 self._pong_received(payload)
+        self._flush_pong(ping)
         if self.state != OPEN and pos < n:
             return self._leave_fast(buf, pos)
         self.inbuf = buf[pos:] if pos < n else b''
         return b''
+
+    def _flush_pong(self, pong: bytes) -> None:
+        if pong:
+            self._pong(pong)
 
     def _leave_fast(self, buf: bytes, pos: int) -> bytes:
         self.fast = False
         self.inbuf = b''
         return buf[pos:]
 
+    def _hold(self) -> None:
+        """Stop reading until the frames already received are handled, in a later turn."""
+        if not self.held:
+            self.held = True
+            self.update_interest()
+            self.reactor.call_soon(self._release)
+
+    def _release(self) -> None:
+        if not self.held or self.state == DONE:
+            return
+        self.held = False
+        if self.state in (OPEN, CLOSING) and not self.failed:
+            self._frames(b'')
+        if not self.held:
+            self.update_interest()
+            if (self.tls and not self.want_paused and self.state != DONE
+                    and cast(ssl.SSLSocket, self.sock).pending()):
+                self._read()
+
     def _message(self, data: Any, binary: bool) -> None:
         if binary:
             logger.warning('[%s] ignored a binary message of %d bytes (Relay sends text)',
                            self.conn.id, len(data))
             return
-        self.conn.receive_text(data)
+        if self.conn.receive_text(data):
+            self.last_proof, self.unproven = self.last_seen, False
 
-    def _too_big(self) -> None:
-        logger.warning('[%s] closing: message larger than max_message_size (%d bytes)',
-                       self.conn.id, self.limits.max_message_size)
+    def _too_big(self, why: str = '') -> None:
+        if why:
+            logger.warning('[%s] closing: a message in %s', self.conn.id, why)
+        else:
+            logger.warning('[%s] closing: message larger than max_message_size (%d bytes)',
+                           self.conn.id, self.limits.max_message_size)
         self.parts, self.size = [], 0
         self.close(1009, 'message too big', fail=True)
 
@@ -792,21 +891,29 @@ class Channel:
             if now > self.close_deadline:
                 self.finish()
         elif state == OPEN:
+            if self.out_bytes and now - self.last_write > limits.ping_timeout / 2:
+                self._probe_progress(now)
             if self.out_bytes and now - self.last_write > limits.ping_timeout:
                 logger.warning('[%s] dropping the peer %s: it took no data for %g s with %d '
                                'bytes queued for it (ping_timeout)', self.name,
                                getattr(self.conn, 'client', '') or self.peer,
                                limits.ping_timeout, self.out_bytes)
                 self.abort(1006, 'the peer stopped reading', reset=True)
-            elif self.paused or not limits.ping_interval:
+            elif self.paused:
+                if _peer_gone(self.sock):
+                    logger.info('[%s] the peer left while reading was paused', self.name)
+                    self.abort(1006, 'the peer left while reading was paused')
+            elif not limits.ping_interval:
                 return
             elif self.ping_sent is not None:
                 if now - self.ping_sent > limits.ping_timeout:
                     logger.info('[%s] no pong within %g s: dropping the peer', self.name,
                                 limits.ping_timeout)
                     self.abort(1006, 'keepalive ping timed out')
-            elif now - self.last_seen > limits.ping_interval:
-                payload = next(_ping_ids).to_bytes(8, 'big')
+            elif (now - self.last_seen > limits.ping_interval
+                  or (self.unproven and now - self.last_proof > limits.ping_interval)):
+                # Silent, or sent data and showed no sign of reading it: ask.
+                payload = os.urandom(8)
                 with self.lock:   # a worker may have closed it since the check above
                     if self.state != OPEN or self.ws.state != ConnectionState.OPEN:
                         return
@@ -814,6 +921,17 @@ class Channel:
                 self.ping_payload = payload
                 self.ping_sent = now
                 self.flush()
+
+    def _probe_progress(self, now: float) -> None:
+        """Has the peer taken any of what was written, although the socket never
+        reported room for more?  (The kernel reports a socket writable only once
+        half its buffer is free, so a slow reader can look stalled.)"""
+        unsent = _unsent(self.sock)
+        if unsent is not None and unsent < self.last_unsent:
+            self.last_write = now
+        self.last_unsent = unsent if unsent is not None else 0
+        if self.state == OPEN:
+            self.flush()        # and whatever room there is now, even below half
 
 
 class Reactor:
@@ -920,8 +1038,9 @@ class Reactor:
             return
         try:
             channel.sock.setblocking(False)
+            self._evict_stale(channel.fileno)
             self.selector.register(channel.sock, _READ, channel)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:
             logger.info('cannot serve an adopted socket: %s', exc)
             channel.abort(1006, f'cannot serve the socket: {exc}')
             return
@@ -929,6 +1048,23 @@ class Reactor:
         self.channels[channel.fileno] = channel
         channel.update_interest()   # paused or wanting to write meanwhile
         channel.flush()             # anything the workers queued meanwhile
+
+    def _evict_stale(self, fileno: int) -> None:
+        """Drop what is still registered under a file descriptor number that a new
+        socket now has (the host closed an adopted socket before its channel ended)."""
+        key = self.selector.get_map().get(fileno)
+        if key is None:
+            return
+        stale = key.data
+        try:
+            self.selector.unregister(key.fileobj)
+        except (KeyError, ValueError, OSError):
+            pass
+        if isinstance(stale, Channel):
+            stale.mask = 0
+            if self.channels.get(fileno) is stale:
+                del self.channels[fileno]
+            stale.abort(1006, 'its socket was closed by the host')
 
     def forget(self, channel: Channel) -> None:
         if self.channels.pop(channel.fileno, None) is not None and channel.mask:
@@ -973,6 +1109,7 @@ class Reactor:
                 sock.close()
                 continue
             channel = Channel(self, sock, peer)
+            self._evict_stale(channel.fileno)
             self.channels[channel.fileno] = channel
             self.selector.register(sock, _READ, channel)
 
@@ -1036,7 +1173,11 @@ class Reactor:
                 else:
                     self._accept(target)
             while tasks:
-                tasks.popleft()()
+                task = tasks.popleft()
+                try:
+                    task()
+                except Exception:  # never let one task stop the loop
+                    logger.exception('internal error in a task of the I/O thread')
             while dirty:
                 channel = dirty.popleft()
                 if channel.state != DONE:

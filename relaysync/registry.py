@@ -75,10 +75,24 @@ def check_handler(label: str, func: Any, params: Sequence[str]) -> None:
         return
     try:
         signature.bind(*params)
-    except TypeError as exc:
+    except TypeError:
         name = getattr(func, '__qualname__', getattr(func, '__name__', repr(func)))
-        raise TypeError(f'{label}: {name}{signature} cannot take the event\'s arguments '
-                        f'({exc}); it is called as {call}') from None
+        takes = [p for p in signature.parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        required = [p for p in takes if p.default is p.empty]
+        keywords = [p.name for p in signature.parameters.values()
+                    if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+        what = 'the event' if label != 'on_error' else 'on_error'
+        if keywords:
+            how = (f'it needs the keyword argument {keywords[0]!r}, which {what} does not '
+                   f'pass; it is called as {call}')
+        elif len(required) > len(params):
+            how = f'it needs {len(required)} arguments, and {what} passes {len(params)}, as {call}'
+        else:
+            how = (f'it takes {len(takes)} positional argument{"s" if len(takes) != 1 else ""}: '
+                   f'{what} passes {len(params)}, as {call}')
+        raise TypeError(f'{label}: {name}{signature} cannot be called as a handler: '
+                        f'{how}') from None
 
 
 def _fields(msg: Mapping[str, Any]) -> Dict[str, Any]:
@@ -181,6 +195,9 @@ class Workflow:
             ValueError: ``event`` is not a name of letters, digits and ``_``.
             TypeError: the handler is not callable or cannot take two arguments.
         """
+        if callable(event) and func is None:
+            raise TypeError("on() needs the event's name: write @wf.on('position'), "
+                            "not a bare @wf.on")
         if not isinstance(event, str):
             raise ValueError(f'on(): the event name must be a string, got {event!r}')
         name = event_name(event) or event
@@ -246,6 +263,9 @@ class Workflow:
             the event.
         """
         get = msg.get
+        if not spec.typed:        # a type this version has no decorator for
+            func = self._any.get(spec.name)
+            return (func, (_fields(msg),), f'on({spec.name!r})') if func is not None else None
         if spec.name == 'interaction_lifecycle':
             itype = get('type')
             specific = (self._handlers.get(f'interaction_{itype}')
@@ -285,6 +305,8 @@ class Workflow:
             True when a handler is registered for the event (under any filter
             pair or lifecycle type), or with :meth:`on`.
         """
+        if not spec.typed:
+            return spec.name in self._any
         if spec.name in self._handlers or spec.name in self._any:
             return True
         if spec.name == 'interaction_lifecycle':

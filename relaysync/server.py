@@ -14,8 +14,8 @@ import ssl
 import sys
 import threading
 import time
-import traceback
 import weakref
+from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import handshake
@@ -93,6 +93,18 @@ def _number(name: str, value: Any, minimum: float = 0, allow_none: bool = False)
     return value
 
 
+def _importing() -> bool:
+    """Whether the calling code runs as part of an import (a module's top level)."""
+    frame: Optional[FrameType] = sys._getframe(2)
+    for _ in range(200):
+        if frame is None:
+            return False
+        if frame.f_code.co_filename.startswith('<frozen importlib'):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _Throttled:
     """A WARNING at most once per ``interval`` seconds; the rest are counted
     and the count is added to the next one (a flood of refusals stays readable)."""
@@ -115,11 +127,6 @@ class _Throttled:
             message += ' (and %d more like it in the last %g s)'
             args += (suppressed, self.interval)
         logger.warning(message, *args)
-
-
-def _stack_of(thread: Optional[threading.Thread]) -> str:
-    frame = sys._current_frames().get(thread.ident) if thread and thread.ident else None
-    return ''.join(traceback.format_stack(frame)) if frame is not None else '(no stack)\n'
 
 
 #: Servers serving sockets adopted from a WSGI host in this process (for SIGTERM draining).
@@ -260,6 +267,7 @@ class Server:
         self._embedded: Any = None   # relaysync.wsgi.EmbeddedIO, once embedded
         self._error_listeners: List[Callable[[Connection, str, BaseException], None]] = []
         self._refusals = _Throttled()
+        self._stopping_from: 'set[Connection]' = set()
         self._restore_signals: Callable[[], None] = lambda: None
         self.port: int = self._requested_port
 
@@ -446,12 +454,19 @@ class Server:
                     if self._connections.pop(conn_id, None) is not None:
                         self._stuck[conn_id] = conn
                         late.append(conn)
+        if late:
+            # Formatting stacks takes time: not on the I/O thread.
+            threading.Thread(target=self._report_stuck, args=(late,), daemon=True,
+                             name='relaysync-report').start()
+
+    def _report_stuck(self, late: List[Connection]) -> None:
+        frames = sys._current_frames()
         for conn in late:
             logger.warning('[%s] the %s handler is still running %g s after its connection '
                            'closed (path %s); it no longer counts against max_connections. '
                            'It is at:\n%s', conn.id, conn.running_handler or '?',
                            self.stuck_handler_timeout, handshake.escape(conn.path),
-                           _stack_of(conn.worker_thread).rstrip())
+                           (conn.stack(frames) or '(no stack)').rstrip())
 
     def _make_reactor(self, ssl_context: Optional[ssl.SSLContext] = None) -> Reactor:
         """A new I/O loop with this server's limits and request handler.
@@ -618,8 +633,15 @@ class Server:
 
         Raises:
             ServerException: the port cannot be bound, the server already
-                started, or it was stopped (a server serves once).
+                started, or it was stopped (a server serves once); or it was
+                called while pytest imports a module, where it would block the
+                test run forever.
         """
+        if 'pytest' in sys.modules and _importing():
+            raise ServerException(
+                'Server.start() was called while a module was being imported under pytest, '
+                'where it would block forever: put it under "if __name__ == \'__main__\':" '
+                '(the relay_simulator fixture serves the workflow itself)')
         reactor = self._prepare()
         restore = self._install_signal_handlers()
         try:
@@ -716,9 +738,12 @@ class Server:
             drain_timeout: seconds to let instances finish (default: the server's
                 ``drain_timeout`` option; 0 closes them at once).
         """
+        own = current_connection()
         with self._lock:
             first = not self._stopping
             self._stopping = True
+            if own is not None:
+                self._stopping_from.add(own)   # the drain must not wait for this instance
         if not first:
             self._stop_done.wait()   # the first call's work is bounded
             return
@@ -733,10 +758,11 @@ class Server:
         if reactor is None and self._embedded is not None:
             current, pid = self._embedded.current()
             reactor = current if pid == os.getpid() else None
-        own = current_connection()   # stop() called from a handler: don't wait for it
+        # Instances whose handler called stop(): the drain does not wait for them.
+        waiting = self._stopping_from
 
         def running() -> List[Connection]:
-            return [c for c in list(self._connections.values()) if c is not own]
+            return [c for c in list(self._connections.values()) if c not in waiting]
 
         had_instances = bool(running())
         # While draining, the listener stays open: upgrades get 503 and the
@@ -752,7 +778,7 @@ class Server:
                            len(remaining))
         elif wait > 0 and had_instances:
             logger.info('shutting down: every workflow instance finished')
-        for conn in remaining + ([own] if own is not None else []):
+        for conn in remaining + list(waiting):
             conn.close(1001, 'server shutting down')
         if remaining and reactor is not None:
             # Give the peers a moment to answer the close frames.

@@ -223,7 +223,11 @@ class WorkflowMiddleware:
             conn.run_worker()          # the handlers run here, on the request thread
         finally:
             channel.close(1000, '')    # no-op unless the worker ended first
-            channel.finished.wait(reactor.close_timeout + 1.0)
+            if not channel.finished.wait(reactor.close_timeout + 1.0):
+                # The host closes the socket when this call returns: it must not
+                # stay registered with the I/O thread.
+                reactor.call_soon(lambda: channel.abort(1006, 'the request ended'))
+                channel.finished.wait(1.0)
         # End the WSGI call without writing an HTTP response on the WebSocket.
         if 'gunicorn.socket' in environ:
             raise StopIteration()

@@ -158,7 +158,8 @@ def test_a_peer_that_reads_nothing_is_dropped_although_it_sends_pongs(serve, log
         except relaysync.ConnectionClosed as exc:
             closed.append(exc)
 
-    served = serve(workflow, max_send_buffer=256 * KIB, ping_interval=0.3, ping_timeout=1.0)
+    # Keepalive off: the write-progress rule alone drops it.
+    served = serve(workflow, max_send_buffer=256 * KIB, ping_interval=None, ping_timeout=1.0)
     with RawClient(served.port, '/wf', rcvbuf=4096) as client:
         start_event(client)
         dropped = False
@@ -175,6 +176,37 @@ def test_a_peer_that_reads_nothing_is_dropped_although_it_sends_pongs(serve, log
     assert warnings and warnings[0].levelno == logging.WARNING
     assert warnings[0].getMessage().startswith('[c1] dropping the peer')
     wait_until(lambda: served.server.total_connections() == 0, BOUND)
+
+
+def test_a_peer_that_sends_but_never_reads_is_pinged_and_dropped(serve, logs):
+    """Inbound traffic does not stand for reading: data was sent and nothing
+    showed it was read, so a ping goes out, and its answer never comes."""
+    workflow = relaysync.Workflow('talker')
+
+    @workflow.on_start
+    def start(relay, trigger):
+        for _ in range(100):
+            try:
+                relay.request('blob', {'blob': 'x' * 10}, timeout=0.1)
+            except relaysync.RelayTimeout:
+                pass
+            except relaysync.ConnectionClosed:
+                return
+
+    served = serve(workflow, ping_interval=0.3, ping_timeout=0.6)
+    with RawClient(served.port, '/wf', rcvbuf=4096) as client:
+        start_event(client)
+        dropped = False
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not dropped:
+            time.sleep(0.1)
+            try:
+                client.send(frame(OP_PONG, b'unsolicited'))
+                client.send_json({'_type': 'wf_api_unknown_event'})
+            except OSError:
+                dropped = True
+        assert dropped
+    assert [r for r in logs.records if 'no pong within 0.6 s' in r.getMessage()]
 
 
 def test_a_pong_must_echo_the_ping_to_count(serve, logs):
@@ -199,16 +231,26 @@ def test_the_echoed_pong_keeps_a_quiet_peer_connected(serve):
         assert client.is_open(wait=0.3)
 
 
-def test_pings_from_a_peer_that_never_reads_are_not_answered_without_bound(serve):
-    served = serve(max_send_buffer=64 * KIB, ping_timeout=60)
+def test_a_burst_of_pings_gets_one_pong_per_batch_answering_the_latest(serve):
+    """RFC 6455 §5.5.3 allows answering only the latest ping: a flood costs
+    one pong per batch read, not one (and one write) per ping."""
+    served = serve(ping_timeout=60)
     with RawClient(served.port, '/wf', rcvbuf=4096) as client:
-        ping = frame(OP_PING, b'p' * 125)
-        for _ in range(40_000):        # 5 MB of pongs, were they all queued
-            client.send(ping)
-        channel = channel_of(served.server)
-        wait_until(lambda: channel.last_seen and channel.out_bytes >= 60 * KIB, BOUND)
-        time.sleep(0.2)                # let the server read the rest
-        assert channel.out_bytes <= 64 * KIB + 127, channel.out_bytes
+        burst = b''.join(frame(OP_PING, b'%08d' % i) for i in range(40_000))
+        client.send(burst)
+        pongs = []
+        deadline = time.monotonic() + BOUND
+        while time.monotonic() < deadline:
+            try:
+                received = client.read_frame(0.5)
+            except TimeoutError:
+                break
+            assert received.opcode == OP_PONG
+            pongs.append(received.payload)
+            if received.payload == b'%08d' % 39_999:
+                break
+    assert pongs and pongs[-1] == b'%08d' % 39_999      # the latest is answered
+    assert len(pongs) < 1_000, len(pongs)
 
 
 # ================================================================= inbound
@@ -342,3 +384,114 @@ def test_a_paused_tls_connection_resumes_with_what_openssl_buffered(serve, tls_f
         gate.set()
         wait_until(lambda: len(handled) == 40, BOUND)
     assert handled == [f't{i}' for i in range(40)]
+
+
+# ====================================================== what parsing costs
+def test_queued_events_are_counted_by_what_their_parsed_form_costs(serve):
+    """A 100 KB event of empty objects costs megabytes once parsed: it counts
+    as such, so reading pauses after it, not after dozens like it."""
+    gate = threading.Event()
+    handled: List[Any] = []
+    served = serve(busy_workflow(gate, handled), max_queued_bytes=1024 * KIB)
+    name = [{}] * 9_000                          # 36 KB of text, ~0.7 MB parsed
+    with RawClient(served.port, '/wf') as client:
+        start_event(client)
+        for _ in range(10):
+            client.send_json({'_type': 'wf_api_timer_fired_event', 'name': name})
+        conn = wait_until(lambda: served.server._connections and connection_of(served.server))
+        wait_until(lambda: conn._reading_paused, BOUND)
+        time.sleep(0.3)
+        assert conn._queued <= 2, conn._queued
+        gate.set()
+        wait_until(lambda: len(handled) == 10, BOUND)
+
+
+def test_a_message_in_too_many_fragments_is_refused(serve, logs):
+    from rawws import OP_CONT
+    served = serve()
+    with RawClient(served.port, '/wf') as client:
+        frames = [frame(OP_TEXT, '{', fin=False)]
+        frames += [frame(OP_CONT, ' ', fin=False)] * 10_001
+        client.send(b''.join(frames))
+        assert client.expect_close() == 1009
+    assert [r for r in logs.records if 'more than 10000 fragments' in r.getMessage()]
+
+
+def test_a_paused_connection_notices_its_peer_leaving(serve):
+    """Reading is paused (a busy handler, a flood), then the peer resets: the
+    instance ends and no longer counts, although nothing more is read."""
+    release = threading.Event()
+    workflow = relaysync.Workflow('busy')
+
+    @workflow.on_start
+    def start(relay, trigger):
+        release.wait(30)
+
+    workflow.on_timer_fired(lambda relay, name: None)
+    served = serve(workflow, max_queued_events=5, max_connections=1)
+    try:
+        client = RawClient(served.port, '/wf')
+        start_event(client)
+        for i in range(200):
+            client.send_json({'_type': 'wf_api_timer_fired_event', 'name': f't{i}'})
+        conn = wait_until(lambda: served.server._connections and connection_of(served.server))
+        wait_until(lambda: channel_of(served.server).paused, BOUND)
+        client.reset()
+        wait_until(lambda: conn.is_closed, BOUND)
+        assert conn.close_code == 1006
+    finally:
+        release.set()
+
+
+def test_a_slow_tls_reader_is_not_taken_for_a_stalled_one(serve, tls_files, client_context):
+    """One big message to a peer that reads slowly but steadily: the progress of
+    each TLS record counts, so the peer is not dropped mid-message."""
+    key, cert = tls_files
+    workflow = relaysync.Workflow('big')
+    answered: List[Any] = []
+
+    @workflow.on_start
+    def start(relay, trigger):
+        # More than the kernel's socket buffers hold, so the write takes a while.
+        answered.append(relay.request('blob', {'blob': 'z' * 12_000_000}, timeout=60))
+
+    served = serve(workflow, scheme='wss', ping_interval=None, ping_timeout=1.5,
+                   ssl_key_filename=key, ssl_cert_filename=cert)
+    with RawClient(served.port, '/wf', ssl_context=client_context, rcvbuf=16384,
+                   timeout=15) as client:
+        start_event(client)
+        raw = bytearray()
+        deadline = time.monotonic() + 20
+        while len(raw) < 12_000_000 and time.monotonic() < deadline:
+            chunk = client.sock.recv(40_000)      # about 2 MB/s
+            assert chunk, 'the server dropped a peer that was reading'
+            raw += chunk
+            time.sleep(0.02)
+        client.buf = raw
+        request = read_json(client, BOUND)
+        assert request['blob'] == 'z' * 12_000_000
+        client.send_json({'_id': request['_id'], '_type': 'wf_api_blob_response'})
+        wait_until(lambda: answered, BOUND)
+
+
+def test_an_exception_in_an_io_thread_task_does_not_stop_the_loop(serve, logs):
+    served = serve()
+    reactor = served.server._reactor
+
+    def broken():
+        raise RuntimeError('task failed')
+
+    reactor.call_soon(broken)
+    wait_until(lambda: [r for r in logs.records if 'internal error in a task' in r.getMessage()])
+    with served.peer() as peer:          # the loop still serves
+        peer.start()
+        wait_until(lambda: served.server.total_connections() == 1)
+
+
+def test_the_wire_log_escapes_what_the_peer_sent(serve, logs):
+    served = serve()
+    with RawClient(served.port, '/wf') as client:
+        client.send_text('{"_type":\n"wf_api_x_event",\n"FAKE": 1}\nFAKE LOG LINE')
+        wait_until(lambda: [r for r in logs.records if 'recv' in r.getMessage()])
+    for record in logs.records:
+        assert '\n' not in record.getMessage(), record.getMessage()

@@ -5,6 +5,7 @@ real sockets against the simulator and a raw peer."""
 import asyncio
 import logging
 import threading
+import time
 
 import pytest
 
@@ -52,8 +53,9 @@ def test_async_handlers_run_relay_py_code_unchanged():
     assert seen['thread'].startswith('relaysync-worker-')
 
 
-def test_handlers_of_one_instance_still_run_one_at_a_time_in_order(runner):
-    """An async handler blocks its instance until it has finished, like a plain one."""
+def test_handlers_interleave_where_they_wait_on_asyncio_as_in_relay_py(runner):
+    """Each event's coroutine handler is a task: while one awaits asyncio itself,
+    the next event's handler starts."""
     order = []
     wf = runner.workflow
 
@@ -67,7 +69,58 @@ def test_handlers_of_one_instance_still_run_one_at_a_time_in_order(runner):
         peer.event('wf_api_timer_fired_event', name='one')
         peer.event('wf_api_timer_fired_event', name='two')
         wait_until(lambda: len(order) == 4)
-    assert order == ['one begins', 'one ends', 'two begins', 'two ends']
+    assert order == ['one begins', 'two begins', 'one ends', 'two ends']
+
+
+def test_a_handler_can_wait_for_another_handler(served):
+    """relay-py's idiom: on_start awaits an asyncio.Event that the button handler sets."""
+    wf = served.workflow
+    pressed = {}
+    heard = []
+
+    @wf.on_start
+    async def start(workflow, trigger):
+        pressed['event'] = asyncio.Event()
+        try:
+            await asyncio.wait_for(pressed['event'].wait(), 5)
+            heard.append('pressed')
+        except asyncio.TimeoutError:
+            heard.append('timed out')
+
+    @wf.on_button
+    async def button(workflow, button, taps, source_uri):
+        pressed['event'].set()
+
+    with served.peer() as peer:
+        peer.start()
+        wait_until(lambda: 'event' in pressed)
+        peer.event('wf_api_button_event', button='action', taps='single', source_uri=DEVICE)
+        wait_until(lambda: heard)
+    assert heard == ['pressed']
+
+
+def test_a_relay_action_blocks_the_other_handlers_until_it_returns(served):
+    wf = served.workflow
+    order = []
+
+    @wf.on_start
+    async def start(workflow, trigger):
+        order.append('start calls get_var')
+        order.append(f"got {await workflow.get_var('x')}")
+
+    @wf.on_timer_fired
+    async def fired(workflow, name):
+        order.append('timer handler')
+
+    with served.peer() as peer:
+        peer.start()
+        request = peer.expect('wf_api_get_var_request')
+        peer.event('wf_api_timer_fired_event', name='t')
+        time.sleep(0.3)
+        assert order == ['start calls get_var']
+        peer.respond(request, value='v')
+        wait_until(lambda: len(order) == 3)
+    assert order == ['start calls get_var', 'got v', 'timer handler']
 
 
 def test_two_instances_await_independently():
@@ -142,15 +195,17 @@ def test_actions_raise_inside_the_coroutine_as_relay_py_exceptions(runner):
     assert result == {'message': 'not now', 'returned': 'done'}
 
 
-def test_tasks_left_running_are_cancelled_with_a_warning(runner, caplog):
-    caplog.set_level(logging.WARNING, logger='relaysync.connection')
+def test_tasks_left_running_go_on_until_the_connection_closes(runner, caplog):
+    caplog.set_level(logging.INFO, logger='relaysync.connection')
     wf = runner.workflow
-    state = {'cancelled': False}
+    state = {'ticks': 0, 'cancelled': False}
     finished = threading.Event()
 
-    async def forever():
+    async def heartbeat():
         try:
-            await asyncio.sleep(3600)
+            for _ in range(10_000):
+                state['ticks'] += 1
+                await asyncio.sleep(0.02)
         except asyncio.CancelledError:
             state['cancelled'] = True
             raise
@@ -158,8 +213,7 @@ def test_tasks_left_running_are_cancelled_with_a_warning(runner, caplog):
     @wf.on_timer_fired
     async def fired(relay, name):
         if name == 'spawn':
-            asyncio.get_running_loop().create_task(forever())
-            await asyncio.sleep(0)
+            asyncio.get_running_loop().create_task(heartbeat())
         else:
             finished.set()
 
@@ -167,8 +221,10 @@ def test_tasks_left_running_are_cancelled_with_a_warning(runner, caplog):
         peer.event('wf_api_timer_fired_event', name='spawn')
         peer.event('wf_api_timer_fired_event', name='next')
         assert finished.wait(5)
-    assert state['cancelled']
-    assert any('1 task(s) still running; they were cancelled' in r.getMessage()
+        ticks = state['ticks']
+        wait_until(lambda: state['ticks'] > ticks + 3)    # it runs on after its handler
+    wait_until(lambda: state['cancelled'])
+    assert any('cancelling 1 coroutine(s) still running' in r.getMessage()
                for r in caplog.records)
 
 
@@ -298,3 +354,156 @@ def test_relay_logger_prefixes_the_connection_id(runner, caplog):
         job.result()
     assert [r.getMessage() for r in caplog.records if r.name == 'relaysync.workflow'] == \
         ['[c1] checked in']
+
+
+# ------------------------------------------------------- mistakes and edges
+def test_a_cancelled_error_from_a_handler_is_a_handler_error_not_the_end(served, caplog):
+    """``task.cancel(); await task`` left uncaught: logged, on_error runs, the
+    instance goes on (the worker does not die)."""
+    wf = served.workflow
+    errors, later = [], threading.Event()
+
+    @wf.on_start
+    async def start(workflow, trigger):
+        task = asyncio.get_running_loop().create_task(asyncio.sleep(10))
+        await asyncio.sleep(0)
+        task.cancel()
+        await task
+
+    @wf.on_error
+    async def on_error(workflow, error):
+        errors.append(type(error).__name__)
+
+    @wf.on_timer_fired
+    def fired(workflow, name):
+        later.set()
+
+    with served.peer() as peer:
+        peer.start()
+        peer.event('wf_api_timer_fired_event', name='after')
+        assert later.wait(5)
+        wait_until(lambda: errors)
+    assert errors == ['CancelledError']
+    assert any('on_start handler raised' in r.getMessage() for r in caplog.records)
+
+
+def test_keyboard_interrupt_from_a_plain_handler_does_not_end_the_worker(runner):
+    later = threading.Event()
+    wf = runner.workflow
+
+    @wf.on_timer_fired
+    def fired(relay, name):
+        if name == 'boom':
+            raise KeyboardInterrupt
+        later.set()
+
+    with runner.served.peer() as peer:
+        peer.event('wf_api_timer_fired_event', name='boom')
+        peer.event('wf_api_timer_fired_event', name='after')
+        assert later.wait(5)
+
+
+def test_a_task_that_ignores_cancellation_does_not_hold_the_instance(served, caplog):
+    wf = served.workflow
+
+    async def stubborn():
+        for _ in range(100):
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                pass
+
+    @wf.on_start
+    async def start(workflow, trigger):
+        asyncio.get_running_loop().create_task(stubborn())
+
+    served.server.add_error_listener(lambda *a: None)
+    with served.peer() as peer:
+        peer.start()
+        wait_until(lambda: served.server.total_connections() == 1)
+    wait_until(lambda: served.server.total_connections() == 0, 5)
+    assert any('did not stop within 1 s of being cancelled' in r.getMessage()
+               for r in caplog.records)
+
+
+def test_a_plain_wrapper_of_an_async_handler_gets_the_awaitable_view(served):
+    import functools
+    wf = served.workflow
+    said = []
+
+    def logged(func):
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            return func(*args, **kwargs)
+        return wrapper
+
+    @wf.on_start
+    @logged
+    async def start(workflow, trigger):
+        said.append(await workflow.get_var('x'))
+
+    with served.peer() as peer:
+        peer.start()
+        peer.respond(peer.expect('wf_api_get_var_request'), value='ok')
+        wait_until(lambda: said)
+    assert said == ['ok']
+
+
+def test_gather_with_return_exceptions_collects_a_failed_action(served):
+    wf = served.workflow
+    results = []
+
+    @wf.on_start
+    async def start(workflow, trigger):
+        results.extend(await asyncio.gather(workflow.get_var('a'), workflow.get_var('b'),
+                                            workflow.get_var('c'), return_exceptions=True))
+
+    with served.peer() as peer:
+        peer.start()
+        peer.respond(peer.expect('wf_api_get_var_request'), value='A')
+        peer.error(peer.expect('wf_api_get_var_request'), 'no such variable')
+        peer.respond(peer.expect('wf_api_get_var_request'), value='C')
+        wait_until(lambda: results)
+    assert results[0] == 'A' and results[2] == 'C'
+    assert isinstance(results[1], relaysync.ErrorResponse)
+    assert results[1].message == 'no such variable'
+
+
+def test_a_forgotten_await_warns_at_the_line(served):
+    wf = served.workflow
+    caught = []
+
+    @wf.on_start
+    async def start(workflow, trigger):
+        import warnings
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter('always')
+            if workflow.get_var('mode') == 'quiet':       # no await: always False
+                pass
+        caught.extend(seen)
+
+    with served.peer() as peer:
+        peer.start()
+        peer.respond(peer.expect('wf_api_get_var_request'), value='quiet')
+        wait_until(lambda: caught)
+    assert caught[0].category is RuntimeWarning
+    assert 'relay.get_var(...) was compared without await' in str(caught[0].message)
+    assert caught[0].filename == __file__
+
+
+def test_an_exception_in_a_fire_and_forget_task_is_logged_with_the_connection(served, caplog):
+    wf = served.workflow
+
+    async def fails():
+        raise ValueError('background failure')
+
+    @wf.on_start
+    async def start(workflow, trigger):
+        asyncio.get_running_loop().create_task(fails())
+
+    with served.peer() as peer:
+        peer.start()
+        wait_until(lambda: served.server.total_connections() == 1)
+    wait_until(lambda: [r for r in caplog.records if r.name == 'relaysync.connection'
+                        and r.levelno == logging.ERROR and r.getMessage().startswith('[c1]')
+                        and r.exc_info and 'background failure' in str(r.exc_info[1])], 5)

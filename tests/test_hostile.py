@@ -290,8 +290,10 @@ JSON_CASES = [
     ('this is not json', 'not JSON'),
     ('', 'not JSON'),
     ('{"_type": "wf_api_start_event"', 'not JSON'),
-    ('[' * 100000, 'not JSON'),                      # nesting beyond the recursion limit
-    ('{"a":' * 50000 + '1' + '}' * 50000, 'not JSON'),
+    ('[' * 100000, 'JSON objects and arrays'),       # refused before parsing
+    ('{"a":' * 50000 + '1' + '}' * 50000, 'JSON objects and arrays'),
+    ('[' * 5000, 'not JSON'),                        # nesting beyond the recursion limit
+    ('[' + '{},' * 30000 + '{}]', 'JSON objects and arrays'),
     ('9' * 5000, 'not JSON'),                        # integer beyond the digit limit
     ('NaN x', 'not JSON'),
     ('[1, 2, 3]', 'not a JSON object'),

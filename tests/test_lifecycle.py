@@ -171,6 +171,30 @@ def test_stop_from_a_handler_does_not_wait_for_its_own_instance(serve, logs):
     assert refused(served.port)
 
 
+def test_stop_from_a_handler_while_another_stop_drains_does_not_wait_for_itself(serve):
+    entered = threading.Event()
+    returned = threading.Event()
+    workflow = relaysync.Workflow('self-stop')
+
+    @workflow.on_start
+    def start(relay, trigger):
+        entered.wait(10)
+        served.server.stop()
+        returned.set()
+
+    served = serve(workflow)
+    with RawClient(served.port, '/wf') as client:
+        start_event(client)
+        wait_until(lambda: served.server.total_connections() == 1)
+        first = threading.Thread(target=served.server.stop, kwargs={'drain_timeout': 30})
+        first.start()
+        wait_until(lambda: served.server.stopping)
+        entered.set()
+        assert returned.wait(BOUND), 'the drain waited for the instance that called stop()'
+        first.join(BOUND)
+        assert not first.is_alive()
+
+
 # =========================================================== stuck handlers
 def test_a_handler_stuck_after_its_peer_left_is_logged_and_no_longer_counted(serve, logs):
     release = threading.Event()
@@ -222,8 +246,13 @@ def test_a_handler_that_returns_soon_after_close_is_not_reported(serve, logs):
     (b'GET /health HTTP/1.1\r\nHost: x\r\nHo(st: y\r\n\r\n', 400),
     (b'get /health HTTP/1.1\r\nHost: x\r\n\r\n', 405),
     (b'GET /a\rFAKE HTTP/1.1\r\nHost: x\r\n\r\n', 400),
+    (b'GET /health HTTP/1.1\r\nHost: x\r\nX-Note: a\x1bb\r\n\r\n', 400),
+    (b'GET /health HTTP/1.1\r\nHost: x\r\nX-Note: a\x7fb\r\n\r\n', 400),
+    (upgrade_request('/wf')[:-2] + b'Content-Length: 6\r\n\r\n' + b'\x81\x80abcd', 400),
+    (upgrade_request('/wf')[:-2] + b'Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400),
 ], ids=['bare-lf-in-request-line', 'nul-in-header-value', 'bad-header-name', 'lowercase-method',
-        'bare-cr-in-request-line'])
+        'bare-cr-in-request-line', 'esc-in-header-value', 'del-in-header-value',
+        'upgrade-with-a-body', 'upgrade-with-chunked-body'])
 def test_strict_request_heads(serve, logs, raw, status):
     served = serve()
     reply = http_exchange(served.port, raw)
@@ -428,6 +457,43 @@ def test_wsgi_upgrade_racing_stop_releases_the_request_thread(wsgi_host, monkeyp
     wait_until(lambda: server.total_connections() == 0, BOUND)
     wait_until(lambda: threading.active_count() <= before, BOUND)
     assert not started
+
+
+def test_a_socket_closed_by_the_host_does_not_block_the_next_one_on_its_number():
+    """A WSGI host closed an adopted socket while the I/O thread still had it
+    registered; the next socket gets the same descriptor number."""
+    import relaysync.reactor as reactor_module
+    server = relaysync.Server()
+    server.register(relaysync.Workflow('w'), '/wf')
+    reactor = server._make_reactor()
+    thread = threading.Thread(target=reactor.run, daemon=True)
+    reactor.thread = thread
+    thread.start()
+    try:
+        first, _ = socket.socketpair()
+        stale = reactor_module.Channel(reactor, first, 'first', adopted=True)
+        stale.attach(server._admit(server.workflow_for('/wf'), stale, '/wf', own_worker=False))
+        reactor.adopt_soon(stale)
+        wait_until(lambda: reactor.channels.get(stale.fileno) is stale)
+        number = first.fileno()
+        first.close()                       # the host closes it behind our back
+        second, peer = socket.socketpair()
+        if second.fileno() != number:       # make the new socket take the same number
+            import os
+            os.dup2(second.fileno(), number)
+            second.close()
+            second = socket.socket(fileno=number)
+        fresh = reactor_module.Channel(reactor, second, 'second', adopted=True)
+        fresh.attach(server._admit(server.workflow_for('/wf'), fresh, '/wf', own_worker=False))
+        reactor.adopt_soon(fresh)
+        wait_until(lambda: reactor.channels.get(number) is fresh)
+        assert stale.finished.wait(BOUND) and stale.conn.is_closed
+        assert thread.is_alive()
+        peer.close()
+        second.close()
+    finally:
+        reactor.shutdown()
+        thread.join(BOUND)
 
 
 def test_wsgi_upgrade_after_stop_is_refused(wsgi_host):

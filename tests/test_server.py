@@ -296,3 +296,14 @@ def test_drain_lets_running_handlers_finish(serve):
         peer.close()
         stopper.join(5)
         assert not stopper.is_alive()
+
+
+def test_start_while_pytest_imports_a_module_raises_instead_of_blocking(tmp_path, monkeypatch):
+    (tmp_path / 'starts_on_import.py').write_text(
+        'import relaysync\n'
+        'server = relaysync.Server("127.0.0.1", 0)\n'
+        'server.register(relaysync.Workflow("w"), "/w")\n'
+        'server.start()\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ServerException, match="if __name__ == '__main__'"):
+        import starts_on_import  # noqa: F401
