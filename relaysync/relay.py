@@ -148,21 +148,31 @@ class Relay:
         if action.target:
             body['_target'] = args[action.target] = make_target(_target)
         build(action, args, body)
+        if action.waits == RESPONSE and action.timeout == 'request':   # the common case
+            answer = self.connection.call(_TYPES[_name], body).response or {}
+        else:
+            return self._act_slow(_name, action, body, args)
+        returns = action.returns
+        return answer.get(returns, args.get('default')) if returns else None
+
+    def _act_slow(self, name: str, action: Action, body: Dict[str, Any],
+                  args: Dict[str, Any]) -> Any:
+        """:meth:`_act` for the rows that wait for an event or use another timeout."""
         waits = action.waits
         timeouts = self.connection.timeouts
         timeout = (timeouts.notification if action.timeout == 'notification' else
                    timeouts.refresh if action.timeout == 'refresh' and args.get('refresh')
                    else None)
         if waits == RESPONSE:
-            answer = self.connection.call(_TYPES[_name], body, timeout=timeout).response or {}
+            answer = self.connection.call(_TYPES[name], body, timeout=timeout).response or {}
         elif waits == WAIT_PROMPT:
-            answer = self.connection.call(_TYPES[_name], body, timeout=timeout, wait=waits,
+            answer = self.connection.call(_TYPES[name], body, timeout=timeout, wait=waits,
                                           event_timeout=timeouts.prompt).response or {}
         else:  # WAIT_SPEECH: the listen's own timeout, plus a margin
             seconds = args['timeout']
             seconds = float(seconds) if isinstance(seconds, (int, float)) and seconds > 0 \
                 else 0.0
-            done = self.connection.call(_TYPES[_name], body, timeout=timeout, wait=waits,
+            done = self.connection.call(_TYPES[name], body, timeout=timeout, wait=waits,
                                         event_timeout=seconds + timeouts.listen_margin)
             event: Dict[str, Any] = done.event or {}
             return event.get(action.returns if args['transcribe'] else 'audio')
@@ -859,4 +869,4 @@ def _document_actions() -> None:
 
 _document_actions()
 
-__all__ = ['Relay', 'make_target', 'Target', 'describe']
+__all__ = ['Relay', 'make_target', 'Target']
