@@ -19,8 +19,12 @@ PROGRAM with PORT set to a free port, connects to it as the Relay server,
 triggers the workflow from a virtual device and prints what each device
 heard and saw, and every request the workflow made.
 
+With --ui the devices are drawn on a web page (LED ring, speech, alerts,
+calls) where you press their buttons, answer listens and acknowledge alerts.
+
 exit codes: 0 terminated cleanly, 1 workflow failed, 2 usage error,
-3 timeout, 4 the program died or could not be reached.'''
+3 timeout (or waiting for something nothing will do), 4 the program died or
+could not be reached.'''
 
 EPILOG = '''\
 examples:
@@ -31,6 +35,7 @@ examples:
   relaysync simulate samples/notification_wf.py --group team=Bob,Carol --ack Bob@2
   relaysync simulate my_wf.py --scenario scenario.json --time-scale 0.1
   relaysync simulate my_wf.py --interactive
+  relaysync simulate samples/buttons_wf.py --ui
 
 A scenario file is JSON with "devices", "groups", "trigger", "steps" and
 "options"; the module relaysync.simulator.scenario documents the format.'''
@@ -86,11 +91,21 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument('--group', action='append', metavar='NAME=DEV1,DEV2',
                      help='a group of devices (repeatable)')
     who.add_argument('--interactive', action='store_true',
-                     help='type commands (press, say, ack, ...) while the workflow runs; '
-                          'no timeout unless --timeout is given')
+                     help='type commands (press, say, ack, wait, ...) while the workflow runs; '
+                          'no timeout unless --timeout is given or stdin is not a terminal')
+    page = sim.add_argument_group('the simulator page')
+    page.add_argument('--ui', action='store_true',
+                      help='show the devices on a web page (served on 127.0.0.1) and use them '
+                           'there; runs until Quit on the page or Ctrl-C')
+    page.add_argument('--no-browser', action='store_true',
+                      help='with --ui: print the page address, do not open a browser')
+    page.add_argument('--ui-port', type=int, metavar='PORT', default=0,
+                      help='with --ui: the page\'s port (default: a free one); a page left '
+                           'open reconnects when the simulator runs again on the same port')
     how = sim.add_argument_group('timing and output')
     how.add_argument('--timeout', type=float, metavar='S',
-                     help='give up after S real seconds (default 30)')
+                     help='give up after S real seconds (default 30; without it, a run '
+                          'nothing can move on is reported at once)')
     how.add_argument('--time-scale', type=float, metavar='F',
                      help='real seconds per simulated second (0.1 = ten times faster)')
     how.add_argument('--pace', action='store_true',
@@ -131,6 +146,9 @@ def main(argv: Optional[List[str]] = None, stdin: Optional[TextIO] = None,
         return 2
     if opts.time_scale is not None and opts.time_scale <= 0:
         print('relaysync simulate: --time-scale must be positive', file=stdout or sys.stdout)
+        return 2
+    if not 0 <= opts.ui_port <= 65535:
+        print('relaysync simulate: --ui-port must be a port number', file=stdout or sys.stdout)
         return 2
     from .simulator.command import simulate
     restore = _exit_on_sigterm()
