@@ -144,6 +144,8 @@ def test_events_without_a_handler_are_named():
 BUSY = '''
 import time
 
+server.drain_timeout = 0  # SIGTERM: do not wait for the endless handler
+
 @wf.on_start
 def start(relay, trigger):
     relay.start_interaction(relay.make_target_uris(trigger), 'slow')

@@ -10,7 +10,6 @@ live transcript.  The page is plain HTML, CSS and JavaScript modules shipped in
 this package; it needs no build step and no network.
 """
 
-from .commands import CommandError, Commands
 from .server import UiServer
 
-__all__ = ['UiServer', 'Commands', 'CommandError']
+__all__ = ['UiServer']

@@ -33,6 +33,15 @@ def _text(args: Dict[str, Any], key: str, required: bool = True,
 class Commands:
     """The page's commands, for one simulator.
 
+    ``press {device, button, taps}``, ``say {device, text}`` (null: silence),
+    ``ack {device, name?}``, ``answer``/``hangup {device, call?}``, ``call
+    {device, uri}``, ``set_device {device, battery?, address?, latlong?,
+    indoor_location?, location_enabled?, username?, type?}``, ``add_device
+    {name, type?}``, ``remove_device {device}``, ``add_group {name, members}``,
+    ``remove_group {name}``, ``set_var {name, value}``, ``unset_var {name}``,
+    ``trigger {device, type?, args?}``, ``stop {run}``, ``restart``,
+    ``resolve_incident {id, reason?}``, ``quit`` and ``release``.
+
     Args:
         sim: the :class:`~relaysync.simulator.Simulator`.
         start_vars: the variables each run triggered from the page starts with
@@ -65,7 +74,7 @@ class Commands:
         """
         if not isinstance(command, dict) or not isinstance(command.get('action'), str):
             raise CommandError('a command is a JSON object with an "action"')
-        method = getattr(self, f'do_{command["action"]}', None)
+        method = getattr(self, f'_do_{command["action"]}', None)
         if method is None:
             raise CommandError(f'unknown action {command["action"]!r}')
         return method(command)
@@ -78,7 +87,7 @@ class Commands:
             raise CommandError(f'no device named {name!r}')
         return device
 
-    def do_press(self, args: Dict[str, Any]) -> bool:
+    def _do_press(self, args: Dict[str, Any]) -> bool:
         """``{device, button, taps}``: press a button."""
         button, taps = args.get('button', 'action'), args.get('taps', 'single')
         if button not in BUTTONS or taps not in TAPS:
@@ -86,25 +95,25 @@ class Commands:
                                f'{", ".join(TAPS)}')
         return self._device(args).press(button, taps)
 
-    def do_say(self, args: Dict[str, Any]) -> bool:
+    def _do_say(self, args: Dict[str, Any]) -> bool:
         """``{device, text}``: speak (``text`` null: silence)."""
         device = self._device(args)
         text = None if args.get('text') is None else _text(args, 'text', empty=True)
         return device.say(text)
 
-    def do_ack(self, args: Dict[str, Any]) -> bool:
+    def _do_ack(self, args: Dict[str, Any]) -> bool:
         """``{device, name?}``: acknowledge an alert."""
         return self._device(args).acknowledge(_text(args, 'name', required=False))
 
-    def do_answer(self, args: Dict[str, Any]) -> bool:
+    def _do_answer(self, args: Dict[str, Any]) -> bool:
         """``{device, call?}``: answer a ringing call."""
         return self._device(args).answer(_text(args, 'call', required=False))
 
-    def do_hangup(self, args: Dict[str, Any]) -> bool:
+    def _do_hangup(self, args: Dict[str, Any]) -> bool:
         """``{device, call?}``: hang up or decline a call."""
         return self._device(args).hang_up(_text(args, 'call', required=False))
 
-    def do_call(self, args: Dict[str, Any]) -> bool:
+    def _do_call(self, args: Dict[str, Any]) -> bool:
         """``{device, uri}``: ask the assistant to call someone (a device name, a URN...)."""
         device = self._device(args)
         uri = _text(args, 'uri')
@@ -112,7 +121,7 @@ class Commands:
             uri = self.sim.devices[uri].urn
         return device.request_call(uri)
 
-    def do_set_device(self, args: Dict[str, Any]) -> bool:
+    def _do_set_device(self, args: Dict[str, Any]) -> bool:
         """``{device, battery?, address?, latlong?, indoor_location?,
         location_enabled?, username?, type?}``: change what the device reports."""
         device = self._device(args)
@@ -122,7 +131,7 @@ class Commands:
         self.sim.device(device.name, **changes)
         return True
 
-    def do_add_device(self, args: Dict[str, Any]) -> bool:
+    def _do_add_device(self, args: Dict[str, Any]) -> bool:
         """``{name, type?}``: add a device to the account."""
         name = _text(args, 'name')
         if name in self.sim.devices:
@@ -133,7 +142,7 @@ class Commands:
         self.sim.device(name, type=kind)
         return True
 
-    def do_remove_device(self, args: Dict[str, Any]) -> bool:
+    def _do_remove_device(self, args: Dict[str, Any]) -> bool:
         """``{device}``: take a device off the account (and out of its groups)."""
         device = self._device(args)
 
@@ -147,7 +156,7 @@ class Commands:
         return True
 
     # ------------------------------------------------------------- groups
-    def do_add_group(self, args: Dict[str, Any]) -> bool:
+    def _do_add_group(self, args: Dict[str, Any]) -> bool:
         """``{name, members}``: create or replace a group (members: device names)."""
         name = _text(args, 'name')
         members = args.get('members', [])
@@ -159,7 +168,7 @@ class Commands:
         self.sim.group(name, members)
         return True
 
-    def do_remove_group(self, args: Dict[str, Any]) -> bool:
+    def _do_remove_group(self, args: Dict[str, Any]) -> bool:
         """``{name}``: delete a group."""
         name = _text(args, 'name')
         if name not in self.sim.groups:
@@ -168,7 +177,7 @@ class Commands:
         return True
 
     # ----------------------------------------------------- runs and vars
-    def do_set_var(self, args: Dict[str, Any]) -> bool:
+    def _do_set_var(self, args: Dict[str, Any]) -> bool:
         """``{name, value}``: a variable every new run starts with; also set on
         the live runs, so ``get_var`` sees it at once."""
         name, value = _text(args, 'name'), _text(args, 'value', empty=True)
@@ -181,7 +190,7 @@ class Commands:
         self.sim.clock.run_sync(apply)
         return True
 
-    def do_unset_var(self, args: Dict[str, Any]) -> bool:
+    def _do_unset_var(self, args: Dict[str, Any]) -> bool:
         """``{name}``: forget a start variable (and unset it on the live runs)."""
         name = _text(args, 'name')
 
@@ -193,7 +202,7 @@ class Commands:
         self.sim.clock.run_sync(apply)
         return True
 
-    def do_trigger(self, args: Dict[str, Any]) -> int:
+    def _do_trigger(self, args: Dict[str, Any]) -> int:
         """``{device, type?, args?}``: trigger the workflow; returns the run number."""
         device = self._device(args)
         kind = _text(args, 'type', required=False) or 'button'
@@ -204,7 +213,7 @@ class Commands:
         run = self.sim.trigger(device, type=kind, vars=dict(self.start_vars), **extra)
         return run.number
 
-    def do_stop(self, args: Dict[str, Any]) -> bool:
+    def _do_stop(self, args: Dict[str, Any]) -> bool:
         """``{run}``: stop a live run (the workflow gets a stop event)."""
         number = args.get('run')
         run = next((r for r in self.sim.runs if r.number == number), None)
@@ -213,24 +222,24 @@ class Commands:
         self.sim.stop_run(run, 'stopped from the simulator page')
         return not run.done
 
-    def do_restart(self, args: Dict[str, Any]) -> bool:
+    def _do_restart(self, args: Dict[str, Any]) -> bool:
         """``{}``: stop the live runs and start the workflow again."""
         self._restart()
         return True
 
-    def do_resolve_incident(self, args: Dict[str, Any]) -> bool:
+    def _do_resolve_incident(self, args: Dict[str, Any]) -> bool:
         """``{id, reason?}``: an operator resolves an open incident."""
         reason = _text(args, 'reason', required=False) or 'resolved from the simulator page'
         return self.sim.resolve_incident(_text(args, 'id'), reason)
 
-    def do_quit(self, args: Dict[str, Any]) -> bool:
+    def _do_quit(self, args: Dict[str, Any]) -> bool:
         """``{}``: stop the simulator (when the page may)."""
         if self._quit is None:
             raise CommandError('this simulator cannot be stopped from the page')
         self._quit()
         return True
 
-    def do_release(self, args: Dict[str, Any]) -> bool:
+    def _do_release(self, args: Dict[str, Any]) -> bool:
         """``{}``: let a test held at its end go on."""
         self._release()
         return True

@@ -360,11 +360,11 @@ class UiServer:
         sim.trigger(device, type=latest.trigger.get('type', 'button'), vars=variables, **args)
 
     # --------------------------------------------------------- HTTP checks
-    def allowed_host(self, host: Optional[str]) -> bool:
+    def _allowed_host(self, host: Optional[str]) -> bool:
         """Whether a request's Host header names this server."""
         return host in self._hosts
 
-    def allowed_origin(self, origin: Optional[str]) -> bool:
+    def _allowed_origin(self, origin: Optional[str]) -> bool:
         """Whether a command's Origin header (None when absent) is this server."""
         return origin is None or origin in self._origins
 
@@ -400,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, (text + '\n').encode('utf-8'), 'text/plain; charset=utf-8')
 
     def _checked_host(self) -> bool:
-        if self.ui.allowed_host(self.headers.get('Host')):
+        if self.ui._allowed_host(self.headers.get('Host')):
             return True
         self._text(403, 'this page is served for 127.0.0.1 and localhost only')
         return False
@@ -474,7 +474,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != '/api/command':
             self._text(404, 'not found')
             return
-        if not self.ui.allowed_origin(self.headers.get('Origin')):
+        if not self.ui._allowed_origin(self.headers.get('Origin')):
             self._json(403, {'ok': False, 'error': 'commands come from the simulator page only'})
             return
         if self.headers.get('Content-Type', '').split(';')[0].strip() != 'application/json':
