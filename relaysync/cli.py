@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     page = sim.add_argument_group('the simulator page')
     page.add_argument('--ui', action='store_true',
                       help='show the devices on a web page (served on 127.0.0.1) and use them '
-                           'there; runs until Quit on the page or Ctrl-C')
+                           'there; runs until Quit on the page or Ctrl-C; implies --pace')
     page.add_argument('--no-browser', action='store_true',
                       help='with --ui: print the page address, do not open a browser')
     page.add_argument('--ui-port', type=int, metavar='PORT', default=0,
@@ -147,8 +147,15 @@ def main(argv: Optional[List[str]] = None, stdin: Optional[TextIO] = None,
     if opts.time_scale is not None and opts.time_scale <= 0:
         print('relaysync simulate: --time-scale must be positive', file=stdout or sys.stdout)
         return 2
+    problem = None
     if not 0 <= opts.ui_port <= 65535:
-        print('relaysync simulate: --ui-port must be a port number', file=stdout or sys.stdout)
+        problem = '--ui-port must be a port number'
+    elif (opts.no_browser or opts.ui_port) and not opts.ui:
+        problem = '--no-browser and --ui-port go with --ui'
+    elif opts.ui and opts.interactive:
+        problem = 'use --ui or --interactive, not both (the page has every command)'
+    if problem:
+        print(f'relaysync simulate: {problem}', file=stdout or sys.stdout)
         return 2
     from .simulator.command import simulate
     restore = _exit_on_sigterm()

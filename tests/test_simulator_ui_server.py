@@ -443,3 +443,56 @@ def test_pytest_relay_ui_shows_each_test_and_holds_it_until_continue(tmp_path):
     assert released == ['Alice', 'Bob'], output
     assert f'relaysync: open {url} in a browser to see the devices' in output
     assert 'has finished; press Continue on' in output
+
+
+# ------------------------------------------------ relaysync simulate --ui
+def _simulate_in_thread(*args):
+    """``relaysync simulate ARGS --ui --no-browser`` on a thread: (thread, output, result)."""
+    import io
+    import re as regex
+    from relaysync.cli import main
+    from test_cli import Lines
+    out, result = Lines(), {}
+    thread = threading.Thread(target=lambda: result.setdefault('code', main(
+        ['simulate', *args, '--ui', '--no-browser', '--no-times'], stdin=io.StringIO(''),
+        stdout=out)), daemon=True)
+    thread.start()
+    line = out.expect('the simulator page is')
+    url = regex.search(r'http://127\.0\.0\.1:\d+/', line).group(0)
+    return thread, out, result, url
+
+
+def test_simulate_ui_triggers_when_the_page_opens_and_quits_from_it():
+    thread, out, result, url = _simulate_in_thread(
+        os.path.join(os.path.dirname(__file__), '..', 'samples', 'hello_world_wf.py'))
+    out.expect('the workflow starts when the page opens')
+    stream = EventStream(url)
+    try:
+        state = stream.state(lambda s: s['runs'] and s['runs'][0]['done'])
+        assert state['runs'][0]['outcome'] == 'terminated' and state['controls']['quit']
+        assert state['devices'][0]['heard'][-1]['text'] == 'hello world'
+        out.expect('result (run 1): OK - the workflow terminated (4 requests, 0 refused)')
+        assert command(url, 'quit')['ok']
+        thread.join(20)
+    finally:
+        stream.close()
+    assert result == {'code': 0}
+
+
+def test_simulate_ui_ends_at_its_timeout_and_a_taken_port_is_reported(tmp_path):
+    hello = os.path.join(os.path.dirname(__file__), '..', 'samples', 'hello_world_wf.py')
+    thread, out, result, url = _simulate_in_thread(hello, '--timeout', '1')
+    thread.join(30)
+    out.expect('result: FAILED (exit 3) - --timeout (1 s) passed with no page open before the '
+               'workflow was triggered')
+    assert result == {'code': 3}
+    with socket.socket() as taken:
+        taken.bind(('127.0.0.1', 0))
+        taken.listen()
+        from relaysync.cli import main
+        from test_cli import Lines
+        out = Lines()
+        code = main(['simulate', hello, '--ui', '--no-browser', '--ui-port',
+                     str(taken.getsockname()[1])], stdout=out)
+        assert code == 4
+        out.expect('cannot serve the page on port')

@@ -257,6 +257,8 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
         return USAGE
     # A person at a terminal or at the page has no time limit unless asked for one;
     # with no --timeout, a run that nothing can move on is reported at once.
+    if opts.ui:  # a person watching: speech takes its time, so effects can be seen
+        scenario.options.setdefault('pace', True)
     person = bool(opts.ui) or (opts.interactive and _isatty(stdin))
     timeout = scenario.options.get('timeout', None if person else DEFAULT_TIMEOUT)
     watch = 'timeout' not in scenario.options and not opts.ui

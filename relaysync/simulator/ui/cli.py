@@ -3,10 +3,11 @@
 The page is served on 127.0.0.1 (``--ui-port``, default a free port), its
 address printed and opened in the default browser (unless ``--no-browser``).
 The workflow is triggered once the page has opened, so nothing happens
-unseen.  The simulator then runs until the person presses Quit on the page,
-or Ctrl-C (or ``--timeout`` seconds pass): each run's result is printed as
-it ends, and Restart on the page restarts PROGRAM (so edits to it take
-effect) and triggers the workflow again.
+unseen, and speech is paced (``--pace``) so that effects can be watched.
+The simulator then runs until the person presses Quit on the page, or
+Ctrl-C (or ``--timeout`` seconds pass): each run's result is printed as it
+ends, and Restart on the page restarts PROGRAM (so edits to it take effect)
+and triggers the workflow again.
 """
 
 import threading
@@ -130,9 +131,11 @@ def serve_page(opts: Any, printer: Printer, scenario: Scenario, sim: Simulator,
     try:
         printer.line('relaysync simulate: the workflow starts when the page opens')
         while not page.wait_for_page(0.2):
-            if session.quit.is_set() or _past(deadline):
-                return _ending(session, TIMEOUT if _past(deadline) else FAILED,
-                               'the page was never opened')
+            if _past(deadline):
+                return _ending(session, TIMEOUT, f'--timeout ({timeout:g} s) passed with no '
+                                                 f'page open')
+            if session.quit.is_set():
+                return _ending(session, FAILED, 'stopped')
         try:
             scenario.trigger_again(sim)
         except HandshakeFailed as exc:
@@ -144,7 +147,7 @@ def serve_page(opts: Any, printer: Printer, scenario: Scenario, sim: Simulator,
             session.report_ended_runs()
             session.report_program_death()
             if _past(deadline):
-                return _ending(session, TIMEOUT, f'the {timeout:g} s of --timeout have passed')
+                return _ending(session, TIMEOUT, f'--timeout ({timeout:g} s) passed')
         return _ending(session, FAILED, 'stopped from the page')
     except KeyboardInterrupt:
         return _ending(session, FAILED, 'interrupted (Ctrl-C)')
