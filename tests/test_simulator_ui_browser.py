@@ -263,6 +263,10 @@ def test_notification_sample_group_added_on_the_page_then_acknowledged(cli, open
     expect(card(tab, 'Bob').locator('.notification.cancelled')).to_contain_text('alert cancelled')
     expect(card(tab, 'Carol').locator('.notification.acknowledged')).to_be_visible()
     run.expect(r'result \(run 2\): OK - the workflow terminated')
+    transcript(tab, 'workflow terminated (stop reason: normal)')
+    # The transcript follows the newest line, though the cards above it grew meanwhile.
+    tab.wait_for_function("(() => { const t = document.getElementById('transcript'); "
+                          "return t.scrollHeight - t.scrollTop - t.clientHeight < 40; })()")
     assert run.quit(tab) == 0
 
 

@@ -39,7 +39,7 @@ from .state import dumps, entry_json, message_json, snapshot
 logger = logging.getLogger('relaysync.simulator.ui')
 
 #: Transcript entries and wire messages replayed to a page that (re)connects.
-REPLAY_ENTRIES = 5000
+REPLAY_ENTRIES = 4000
 REPLAY_MESSAGES = 2000
 #: Real seconds between state refreshes while a page is connected (besides
 #: the refresh after every transcript entry).

@@ -12,7 +12,7 @@ from typing import Any, Dict
 
 from ...codec import encode, redact
 from ..devices import DEVICE_TYPES, INPUT_TYPES
-from ..explain import NEEDS_INPUT, Finding, explain, hint
+from ..explain import Finding, explain, hint
 from ..simulator import TRIGGER_DEFAULTS
 from ..transcript import RELAY, WORKFLOW, Entry
 
@@ -20,8 +20,9 @@ from ..transcript import RELAY, WORKFLOW, Entry
 TRIGGER_TYPES = ('button', 'phrase', 'http', 'nfc', 'emergency', 'other', 'calendar',
                  'geofence', 'telephony')
 #: How long (real seconds) a run must be silent before the page says what it waits for,
-#: unless a person must act (a listen, an alert...), which is shown at once.
+#: unless it certainly waits for a person (a listen, an alert, a call), shown at once.
 QUIET = 1.0
+_CERTAIN = ('listen', 'alert', 'call')
 HEARD_KEPT = 8
 NOTIFICATIONS_KEPT = 8
 RUNS_KEPT = 20
@@ -108,7 +109,7 @@ def _finding(finding: Finding) -> Dict[str, Any]:
 def _run(run: Any, runner: Any = None) -> Dict[str, Any]:
     quiet = run.done or time.monotonic() - run.last_activity >= QUIET
     findings = [_finding(f) for f in explain(run, runner)
-                if quiet or f.kind in NEEDS_INPUT or f.kind.startswith('unknown')]
+                if quiet or f.kind in _CERTAIN or f.kind.startswith('unknown')]
     return {
         'number': run.number, 'device': run.device.name, 'trigger': run.trigger,
         'outcome': run.outcome, 'done': run.done, 'vars': dict(run.vars),

@@ -105,16 +105,23 @@ function connect() {
 }
 
 // ------------------------------------------------------------- transcript
+// The transcript follows the newest line unless the person scrolled up to read.
+let following = true;
+
 function scrolledDown(list) {
   return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
 }
 
+function follow() {
+  const list = $('transcript');
+  if (following) list.scrollTop = list.scrollHeight;
+}
+
 function append(li) {
   const list = $('transcript');
-  const follow = scrolledDown(list);
   list.append(li);
   while (list.children.length > MAX_LINES) list.firstElementChild.remove();
-  if (follow) list.scrollTop = list.scrollHeight;
+  follow();
 }
 
 function addEntry(e) {
@@ -280,7 +287,12 @@ function wire() {
   $('restart').addEventListener('click', () => page.command('restart'));
   $('quit').addEventListener('click', () => page.command('quit'));
   $('release').addEventListener('click', () => page.command('release'));
-  for (const id of ['show-requests', 'show-events', 'show-wire']) $(id).addEventListener('change', applyFilters);
+  for (const id of ['show-requests', 'show-events', 'show-wire']) {
+    $(id).addEventListener('change', () => { applyFilters(); follow(); });
+  }
+  const list = $('transcript');
+  list.addEventListener('scroll', () => { following = scrolledDown(list); });
+  new ResizeObserver(follow).observe(list);
   applyFilters();
   $('trigger-type').addEventListener('change', showTriggerDefaults);
   $('trigger-form').addEventListener('submit', (event) => {
