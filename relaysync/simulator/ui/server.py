@@ -431,7 +431,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._text(404, 'not found')
             return
         try:
-            body = resources.files(__package__).joinpath('static', name).read_bytes()
+            body = resources.files(__package__).joinpath('static').joinpath(name).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             self._text(404, 'not found')
             return
