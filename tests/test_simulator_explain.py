@@ -295,3 +295,19 @@ def test_interactive_from_a_pipe_has_the_default_timeout_and_stops_when_stuck():
     assert code == 3, out
     assert 'Alice: heard "you tapped once"' in out
     assert 'nothing will move it on within the 30 s timeout' in out
+
+
+def test_workflow_crashed_names_what_the_account_lacks():
+    import importlib.util
+    from relaysync.simulator import WorkflowCrashed
+    spec = importlib.util.spec_from_file_location('notification_wf', sample('notification_wf.py'))
+    notification_wf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(notification_wf)  # its server starts only as __main__
+    with Simulator(notification_wf.wf, time_scale=0.01) as sim:
+        run = sim.trigger('Alice')
+        with pytest.raises(WorkflowCrashed) as caught:
+            run.wait_until_done(timeout=5)
+    message = str(caught.value)
+    assert ('refused: wf_api_notification_request named the group "team", which the simulated '
+            "account does not have\n  try: sim.group('team', [DEVICE, ...]) adds it") in message
+    assert 'waiting for:' not in message

@@ -496,3 +496,36 @@ def test_simulate_ui_ends_at_its_timeout_and_a_taken_port_is_reported(tmp_path):
                      str(taken.getsockname()[1])], stdout=out)
         assert code == 4
         out.expect('cannot serve the page on port')
+
+
+def test_simulate_ui_reports_a_dead_program_and_restart_starts_it_again(tmp_path):
+    """The edit-and-Restart loop: the program dies, the page says so, Restart runs
+    it again (here it behaves the second time)."""
+    from test_cli import program
+    mark = tmp_path / 'crashed-once'
+    prog = program(tmp_path, f'''
+    @wf.on_start
+    def start(relay, trigger):
+        if not os.path.exists({str(mark)!r}):
+            open({str(mark)!r}, 'w').close()
+            os._exit(7)
+        relay.terminate()
+    ''')
+    thread, out, result, url = _simulate_in_thread(prog)
+    stream = EventStream(url)
+    try:
+        failures = sorted(out.expect('FAILED (exit 4)') for _ in range(2))  # in either order
+        assert failures == [
+            'program: FAILED (exit 4) - the program exited with code 7; fix it and press '
+            'Restart',
+            'result (run 1): FAILED (exit 4) - the program exited with code 7']
+        stream.since(lambda e, d: e == 'entry' and d['error'] and 'exited with code 7' in
+                     d['text'])
+        assert command(url, 'restart')['ok']
+        out.expect('relaysync simulate: restarting')
+        out.expect('result (run 2): OK - the workflow terminated')
+        assert command(url, 'quit')['ok']
+        thread.join(20)
+    finally:
+        stream.close()
+    assert result == {'code': 0}

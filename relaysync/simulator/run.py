@@ -212,7 +212,8 @@ class Run:
                 return self
             if state == 'crashed':
                 raise WorkflowCrashed(f'run {self.number}: a workflow handler raised:\n'
-                                      f'{self.crashes[-1]}\n{self._explained()}{self._tail()}')
+                                      f'{self.crashes[-1]}\n{self._explained(True)}'
+                                      f'{self._tail()}')
             if time.monotonic() >= deadline:
                 raise SimulationTimeout(f'run {self.number}: the workflow was still running '
                                         f'after {timeout:g} s\n{self._explained()}{self._tail()}')
@@ -250,15 +251,20 @@ class Run:
             by ``  try: <a call that would help>``); empty when there is
             nothing to say.
         """
-        from . import explain, stacks
-        running = stacks.in_process() if self.sim._server is not None and not self.done \
-            else None
-        found = self.sim.clock.run_sync(lambda: explain.explain(self, None, running))
-        return explain.report(found, 'api', self.device.name)
+        return self._explain()
 
-    def _explained(self) -> str:
+    def _explain(self, refused_only: bool = False) -> List[str]:
+        from .explain import WAITING, explain, report
+        from .stacks import in_process
+        running = in_process() if self.sim._server is not None and not self.done else None
+        found = self.sim.clock.run_sync(lambda: explain(self, None, running))
+        if refused_only:
+            found = [f for f in found if f.kind not in WAITING]
+        return report(found, 'api', self.device.name)
+
+    def _explained(self, refused_only: bool = False) -> str:
         try:
-            lines = self.explain()
+            lines = self._explain(refused_only)
         except TimeoutError:  # pragma: no cover - a wedged clock
             return ''
         return ''.join(line + '\n' for line in lines)
