@@ -311,3 +311,22 @@ def test_workflow_crashed_names_what_the_account_lacks():
     assert ('refused: wf_api_notification_request named the group "team", which the simulated '
             "account does not have\n  try: sim.group('team', [DEVICE, ...]) adds it") in message
     assert 'waiting for:' not in message
+
+
+def test_the_guides_interactive_script_example_runs_as_shown():
+    """docs/testing.md shows --interactive fed from a here-document (a block the
+    docs tests cannot run, having no standard input to give): run it here."""
+    import subprocess
+    import sys
+    from test_docs import BLOCKS, output_matches
+    block = next(b for b in BLOCKS if b.page == 'testing.md' and "<<'END'" in b.code)
+    lines = block.code.rstrip('\n').split('\n')
+    command = shlex.split(lines[0][2:].split('<<')[0])
+    end = lines.index('END')
+    script, expected = lines[1:end], lines[end + 1:]
+    assert command[:2] == ['relaysync', 'simulate']
+    proc = subprocess.run([sys.executable, '-m', 'relaysync.cli', *command[1:]], cwd=str(ROOT),
+                          input='\n'.join(script) + '\n', capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert output_matches(expected, proc.stdout.split('\n')), proc.stdout

@@ -306,17 +306,20 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
             from .ui.cli import serve_page
             return serve_page(opts, printer, scenario, sim, program, timeout)
         started = time.monotonic()
+        session = None
+        scenario.setup(sim)
+        if opts.interactive:
+            you = sim.device(scenario.trigger.get('device') or scenario.devices[0]['name'])
+            session = Interactive(sim, you, printer.line, wait_limit=timeout)
+            printer.line(f'interactive: you are {you.name}; type "help" for the commands')
         try:
-            run = scenario.start(sim)
+            run = scenario.trigger_again(sim)
         except HandshakeFailed as exc:
             hint = ' (is the path right? see --path)' if exc.status == 404 else ''
             report(printer, DIED, f'{exc}{hint}', program)
             return DIED
-        session = None
-        if opts.interactive:
-            session = Interactive(sim, run.device, printer.line, wait_limit=timeout)
-            printer.line(f'interactive: you are {run.device.name}; type "help" for the commands')
-            session.read_from(stdin)
+        if session is not None:
+            session.read_from(stdin, announce_end=_isatty(stdin))
         try:
             code, reason = _wait(run, program, session, timeout, opts.allow_errors, watch)
         except KeyboardInterrupt:

@@ -84,8 +84,17 @@ class Interactive:
         except ValueError as exc:
             self.write(str(exc))
 
-    def read_from(self, stream: TextIO) -> threading.Thread:
-        """Read commands from ``stream`` on a daemon thread until ``quit`` or end of input."""
+    def read_from(self, stream: TextIO, announce_end: bool = True) -> threading.Thread:
+        """Read commands from ``stream`` on a daemon thread until ``quit`` or end of input.
+
+        Args:
+            stream: where the commands come from.
+            announce_end: say so when the input ends (a person pressed Ctrl-D;
+                a script's end goes without saying).
+
+        Returns:
+            The (started) reading thread.
+        """
         def loop() -> None:
             try:
                 for line in iter(stream.readline, ''):
@@ -96,7 +105,7 @@ class Interactive:
                 pass
             finally:
                 self.eof.set()
-                if not self.quit_requested.is_set():
+                if announce_end and not self.quit_requested.is_set():
                     self.write('(end of input: waiting for the workflow to finish; '
                                'Ctrl-C stops it)')
         thread = threading.Thread(target=loop, daemon=True, name='relaysync-sim-stdin')
