@@ -277,17 +277,20 @@ def test_each_wait_heard_looks_past_what_the_previous_one_matched():
         session = Interactive(sim, alice, said.append, wait_limit=0.3)
         for _ in range(3):
             session.handle('wait heard hello')
-        assert said == ['wait heard hello: not met within 0.3 s']
+        session.handle('wait interaction twice')
+        session.handle('wait alert help')
+        assert said == ['wait heard hello: not met within 0.3 s',
+                        'wait alert help: not met within 0.3 s']
 
 
 def test_interactive_wait_errors_and_limits():
-    script = io.StringIO('wait\nwait heard\nwait dancing\nsleep soon\nwait alert help\nquit\n')
-    code, out = simulate(program_path(NO_LIFECYCLE_HANDLER), '--interactive', '--timeout', '1',
+    script = io.StringIO('wait\nwait heard\nwait dancing\nsleep soon\nsleep -1\nquit\n')
+    code, out = simulate(program_path(NO_LIFECYCLE_HANDLER), '--interactive', '--timeout', '20',
                          '--no-times', stdin=script)
+    assert code == 1 and 'stopped by the user (quit)' in out
     assert out.count('wait heard TEXT | wait listening | wait interaction | wait alert | '
                      'wait call') == 3, out
-    assert 'sleep SECONDS: how long?' in out
-    assert 'wait alert help: not met within 1 s' in out
+    assert out.count('sleep SECONDS: how long?') == 2
 
 
 def test_interactive_from_a_pipe_has_the_default_timeout_and_stops_when_stuck():
