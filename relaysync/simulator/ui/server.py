@@ -127,7 +127,7 @@ class UiServer:
         self._scheduled = False
         self._last_state = ''
         self._message_marks: Dict[int, int] = {}
-        self.commands = Commands(sim, self.start_vars, self._do_restart, quit,
+        self._commands = Commands(sim, self.start_vars, self._do_restart, quit,
                                  self._released.set)
         self._quit = quit
         self._httpd = ThreadingHTTPServer(('127.0.0.1', port), _Handler)
@@ -489,7 +489,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         try:
             command = json.loads(self.rfile.read(length).decode('utf-8'))
-            result = self.ui.commands.run(command)
+            result = self.ui._commands.run(command)
         except (ValueError, UnicodeDecodeError) as exc:  # CommandError is a ValueError
             self._json(400, {'ok': False, 'error': str(exc) if isinstance(exc, CommandError)
                              else f'not a JSON command: {exc}'})
