@@ -522,10 +522,13 @@ def test_simulate_ui_reports_a_dead_program_and_restart_starts_it_again(tmp_path
         stream.since(lambda e, d: e == 'entry' and d['error'] and 'exited with code 7' in
                      d['text'])
         assert command(url, 'restart')['ok']
-        out.expect('relaysync simulate: restarting')
+        restarted = out.expect('relaysync simulate: restarting')
         out.expect('result (run 2): OK - the workflow terminated')
         assert command(url, 'quit')['ok']
         thread.join(20)
     finally:
         stream.close()
     assert result == {'code': 0}
+    port = int(restarted.split('PORT=')[1].rstrip(')'))
+    with socket.socket() as probe:  # the restarted program was stopped too
+        assert probe.connect_ex(('127.0.0.1', port)) != 0, 'the program still listens'

@@ -114,6 +114,17 @@ def serve_page(opts: Any, printer: Printer, scenario: Scenario, sim: Simulator,
         passed with it still running; 4 when the program could not be reached.
     """
     session = _PageSession(opts, printer, scenario, sim, program)
+    try:
+        return _serve(session, timeout)
+    finally:
+        with session.restarting:  # a restart under way finishes first
+            latest = session.program
+        if latest is not None and latest is not program:
+            latest.stop()  # the caller stops the program it started, not its successors
+
+
+def _serve(session: _PageSession, timeout: Optional[float]) -> int:
+    opts, printer, scenario, sim = session.opts, session.printer, session.scenario, session.sim
     title = opts.program or sim.url
     try:
         page = sim.serve_ui(opts.ui_port or 0, title=title, restart=session.restart,

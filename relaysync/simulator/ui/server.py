@@ -128,7 +128,7 @@ class UiServer:
         self._last_state = ''
         self._message_marks: Dict[int, int] = {}
         self._commands = Commands(sim, self.start_vars, self._do_restart, quit,
-                                 self._released.set)
+                                  self._released.set)
         self._quit = quit
         self._httpd = ThreadingHTTPServer(('127.0.0.1', port), _Handler)
         self._httpd.ui = self  # type: ignore[attr-defined]
