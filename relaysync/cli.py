@@ -19,8 +19,12 @@ PROGRAM with PORT set to a free port, connects to it as the Relay server,
 triggers the workflow from a virtual device and prints what each device
 heard and saw, and every request the workflow made.
 
+With --ui the devices are drawn on a web page (LED ring, speech, alerts,
+calls) where you press their buttons, answer listens and acknowledge alerts.
+
 exit codes: 0 terminated cleanly, 1 workflow failed, 2 usage error,
-3 timeout, 4 the program died or could not be reached.'''
+3 timeout (or waiting for something nothing will do), 4 the program died or
+could not be reached.'''
 
 EPILOG = '''\
 examples:
@@ -32,6 +36,7 @@ examples:
   relaysync simulate samples/nfc_wf.py --event nfc_tap=04A2B3C4 --event nfc_tap=04A2B3C4@2
   relaysync simulate my_wf.py --scenario scenario.json --time-scale 0.1
   relaysync simulate my_wf.py --interactive
+  relaysync simulate samples/buttons_wf.py --ui
 
 A scenario file is JSON with "devices", "groups", "trigger", "steps" and
 "options"; the module relaysync.simulator.scenario documents the format.'''
@@ -93,11 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
                           'nfc_tap=04A2B3 or geofence=\'{"geofence_label": "dock", '
                           '"transition": "exit"}\' (repeatable, in order)')
     who.add_argument('--interactive', action='store_true',
-                     help='type commands (press, say, ack, ...) while the workflow runs; '
-                          'no timeout unless --timeout is given')
+                     help='type commands (press, say, ack, wait, ...) while the workflow runs; '
+                          'no timeout unless --timeout is given or stdin is not a terminal')
+    page = sim.add_argument_group('the simulator page')
+    page.add_argument('--ui', action='store_true',
+                      help='show the devices on a web page (served on 127.0.0.1) and use them '
+                           'there; runs until Quit on the page or Ctrl-C; implies --pace')
+    page.add_argument('--no-browser', action='store_true',
+                      help='with --ui: print the page address, do not open a browser')
+    page.add_argument('--ui-port', type=int, metavar='PORT', default=0,
+                      help='with --ui: the page\'s port (default: a free one); a page left '
+                           'open reconnects when the simulator runs again on the same port')
     how = sim.add_argument_group('timing and output')
     how.add_argument('--timeout', type=float, metavar='S',
-                     help='give up after S real seconds (default 30)')
+                     help='give up after S real seconds (default 30; without it, a run '
+                          'nothing can move on is reported at once)')
     how.add_argument('--time-scale', type=float, metavar='F',
                      help='real seconds per simulated second (0.1 = ten times faster)')
     how.add_argument('--pace', action='store_true',
@@ -139,10 +154,24 @@ def main(argv: Optional[List[str]] = None, stdin: Optional[TextIO] = None,
     if opts.time_scale is not None and opts.time_scale <= 0:
         print('relaysync simulate: --time-scale must be positive', file=stdout or sys.stdout)
         return 2
+    problem = None
+    if not 0 <= opts.ui_port <= 65535:
+        problem = '--ui-port must be a port number'
+    elif (opts.no_browser or opts.ui_port) and not opts.ui:
+        problem = '--no-browser and --ui-port go with --ui'
+    elif opts.ui and opts.interactive:
+        problem = 'use --ui or --interactive, not both (the page has every command)'
+    if problem:
+        print(f'relaysync simulate: {problem}', file=stdout or sys.stdout)
+        return 2
     from .simulator.command import simulate
+    page: Optional[Callable[..., int]] = None
+    if getattr(opts, 'ui', False):
+        from .simulator.ui.cli import serve_page
+        page = serve_page
     restore = _exit_on_sigterm()
     try:
-        return simulate(opts, stdin or sys.stdin, stdout or sys.stdout)
+        return simulate(opts, stdin or sys.stdin, stdout or sys.stdout, page)
     finally:
         restore()
 

@@ -271,6 +271,9 @@ def test_scenario_file_and_trigger_options(tmp_path):
     (['PROG', '--device', 'Bob,battery=lots'], 'bad value for battery'),
     (['PROG', '--var', 'novalue'], 'write KEY=VALUE'),
     (['PROG', '--time-scale', '0'], '--time-scale must be positive'),
+    (['PROG', '--ui', '--ui-port', '70000'], '--ui-port must be a port number'),
+    (['PROG', '--no-browser'], '--no-browser and --ui-port go with --ui'),
+    (['PROG', '--ui', '--interactive'], 'use --ui or --interactive, not both'),
 ])
 def test_usage_errors_exit_2(tmp_path, args, message):
     prog = program(tmp_path, HELLO)

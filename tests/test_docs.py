@@ -434,7 +434,8 @@ REFERENCE_MODULES = ['relaysync', 'relaysync.workflow', 'relaysync.registry', 'r
 #: ``relaysync.simulator`` exports (and their public methods and properties),
 #: the ``relay_simulator`` pytest fixture, and the engine of ``relaysync simulate``.
 SIMULATOR_MODULES = ['relaysync.simulator', 'relaysync.simulator.pytest_plugin',
-                     'relaysync.simulator.command', 'relaysync.cli']
+                     'relaysync.simulator.command', 'relaysync.cli', 'relaysync.simulator.ui',
+                     'relaysync.simulator.explain']
 _SECTION = re.compile(r'^(\s*)(Args|Arguments|Keyword Args|Keyword Arguments|Other Parameters|'
                       r'Attributes):\s*$')
 

@@ -1,8 +1,13 @@
 """The package as an index shows it: metadata, the version written once, links
-that work on the index page, ``py.typed``, ``python -m relaysync``, and the
-types that users' type checkers see."""
+that work on the index page, ``py.typed``, ``python -m relaysync``, the types
+that users' type checkers see; and the distributions carry what an installed
+relaysync needs: the simulator page's files (HTML, CSS, JavaScript modules,
+SVG) are package data of both the wheel and the source distribution."""
 
 import re
+import shutil
+import tarfile
+import zipfile
 import subprocess
 import sys
 import textwrap
@@ -21,6 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / 'pyproject.toml').read_text(encoding='utf-8'))
 PROJECT = PYPROJECT['project']
 REPOSITORY = PROJECT['urls']['Repository']
+STATIC = ROOT / 'relaysync' / 'simulator' / 'ui' / 'static'
+SKIP = shutil.ignore_patterns('.git', 'build', 'dist', '*.egg-info', '__pycache__', 'site',
+                              'venv', '.venv', '.pytest_cache', '.hypothesis', 'results')
 
 
 def test_metadata():
@@ -62,7 +70,7 @@ def test_readme_links_work_on_an_index_page():
     for link in links:
         assert re.match(r'^https?://', link), f'relative link {link}'
         if link.startswith(REPOSITORY + '/'):
-            path = re.sub(r'^(blob|tree)/main/', '', link[len(REPOSITORY) + 1:])
+            path = re.sub(r'^(blob|tree|raw)/main/', '', link[len(REPOSITORY) + 1:])
             assert (ROOT / path.split('#')[0]).exists(), link
 
 
@@ -117,3 +125,26 @@ def test_users_type_checkers_see_the_types(tmp_path):
     out = check(bad)
     assert 'No overload variant of "on_button"' in out, out
     assert 'Incompatible types in assignment' in out, out
+
+
+def test_wheel_and_sdist_hold_the_simulator_page(tmp_path):
+    source = tmp_path / 'src'
+    shutil.copytree(ROOT, source, ignore=SKIP)
+    build = ('from setuptools import build_meta as b; '
+             's = b.build_sdist("dist"); w = b.build_wheel("dist"); print("BUILT", s, w)')
+    proc = subprocess.run([sys.executable, '-c', build], cwd=str(source), capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    sdist_name, wheel_name = proc.stdout.split('BUILT ', 1)[1].split()
+    page = sorted(p.name for p in STATIC.iterdir())
+    assert {'index.html', 'app.js', 'device.js', 'leds.js', 'dom.js', 'style.css',
+            'favicon.svg'} <= set(page)
+    with zipfile.ZipFile(source / 'dist' / wheel_name) as wheel:
+        names = set(wheel.namelist())
+    assert {f'relaysync/simulator/ui/static/{name}' for name in page} <= names
+    assert 'relaysync/simulator/ui/server.py' in names
+    assert 'relaysync/py.typed' in names
+    with tarfile.open(source / 'dist' / sdist_name) as sdist:
+        names = {name.split('/', 1)[1] for name in sdist.getnames() if '/' in name}
+    assert {f'relaysync/simulator/ui/static/{name}' for name in page} <= names
+    assert 'samples/README.md' in names and 'docs/images/simulator-page.png' in names

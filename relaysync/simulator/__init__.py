@@ -16,6 +16,9 @@ In tests (the ``relay_simulator`` pytest fixture is registered automatically)::
 
 From the command line: ``relaysync simulate my_workflow.py`` (see ``relaysync
 simulate --help``).
+
+To see the devices and use them in a browser: ``relaysync simulate
+my_workflow.py --ui``, :meth:`Simulator.serve_ui`, or ``pytest --relay-ui``.
 """
 
 from .devices import Group, LedChange, Notification, VirtualDevice

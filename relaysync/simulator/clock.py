@@ -62,8 +62,8 @@ class Clock:
 
         Returns a :class:`Handle` whose ``cancel()`` stops it from running.
         """
-        handle = Handle(task)
         due = time.monotonic() + max(0.0, delay) * self.time_scale
+        handle = Handle(task, due)
         with self._cond:
             if self._stopped:
                 return handle
@@ -100,6 +100,16 @@ class Clock:
         if 'error' in box:
             raise box['error']
         return cast(T, box.get('value'))
+
+    def next_due(self) -> Optional[float]:
+        """When the next task not cancelled is due, or None when none is queued.
+
+        Returns:
+            A ``time.monotonic()`` value (real time), or None.
+        """
+        with self._cond:
+            dues = [handle.due for _, _, handle in self._heap if not handle.cancelled]
+        return min(dues) if dues else None
 
     def wait_for(self, predicate: Callable[[], Any], timeout: Optional[float]) -> Any:
         """Block until ``predicate()`` is true (checked after every task) or
@@ -153,12 +163,19 @@ class Clock:
 
 
 class Handle:
-    """A scheduled task; :meth:`cancel` stops it from running."""
+    """A scheduled task; :meth:`cancel` stops it from running.
 
-    __slots__ = ('task', 'cancelled')
+    Attributes:
+        task: the function to run.
+        due: when it is due, as a ``time.monotonic()`` value.
+        cancelled: True once :meth:`cancel` was called.
+    """
 
-    def __init__(self, task: Callable[[], Any]) -> None:
+    __slots__ = ('task', 'due', 'cancelled')
+
+    def __init__(self, task: Callable[[], Any], due: float = 0.0) -> None:
         self.task = task
+        self.due = due
         self.cancelled = False
 
     def cancel(self) -> None:

@@ -4,8 +4,10 @@ print what happens on the devices.
 Exit codes: 0 the workflow terminated cleanly; 1 the workflow failed (a
 request was refused, a handler raised, it closed the connection without
 terminating, or the user quit first); 2 usage error (bad option, scenario or
-file); 3 still running at the timeout; 4 the program died, never listened,
-or refused the connection.
+file); 3 still running at the timeout, or waiting for something nothing will
+do (a listen no ``--say`` answers, an alert no ``--ack`` acknowledges...);
+4 the program died, never listened, or refused the connection.  A failure
+says what the workflow was waiting for and which option would move it on.
 
 How the workflow path is chosen: ``--path``, else the first path literal of a
 ``.register(workflow, '/path')`` call in the program's source, else ``/``.
@@ -16,17 +18,25 @@ import os
 import subprocess
 import threading
 import time
-from typing import Any, Dict, List, Optional, TextIO, Tuple
+from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
+from .explain import WAITING, Finding, explain
+from .explain import report as explain_report
 from .interactive import Interactive
 from .program import Program, discover_path, free_port
-from .run import CLOSED, TERMINATED, Run
+from .run import CLOSED, STOPPED, TERMINATED, Run
 from .scenario import EVENT_ACTIONS, Scenario, ScenarioError
 from .simulator import Simulator
+from .stacks import busy, program_code
 from .transcript import WORKFLOW, Entry, format_entry
 from .wsclient import HandshakeFailed
 
 OK, FAILED, USAGE, TIMEOUT, DIED = 0, 1, 2, 3, 4
+#: The --timeout when none is given (unless a person drives the devices).
+DEFAULT_TIMEOUT = 30.0
+#: Real seconds a workflow must have been silent before a run that nothing can
+#: move on is reported (when no --timeout was given).
+STUCK_AFTER = 2.0
 
 
 class Printer:
@@ -244,22 +254,29 @@ def build_scenario(opts: Any) -> Scenario:
 
 
 # ------------------------------------------------------------- running
-def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
+def simulate(opts: Any, stdin: TextIO, out: TextIO,
+             page: Optional[Callable[..., int]] = None) -> int:
     """Carry out ``relaysync simulate``: start the program (or connect to
     ``--url``), run the scenario, print the transcript and the result.
 
-    The simulator and the program are always stopped before it returns.
+    With ``--ui`` the run is shown on the simulator page, which a person
+    uses until they quit (``page``).  The simulator and the program are
+    always stopped before it returns.
 
     Args:
         opts: the parsed options of ``relaysync simulate`` (the namespace made
             by :func:`relaysync.cli.build_parser`).
         stdin: where ``--interactive`` commands are read.
         out: where the transcript and the result are printed.
+        page: what serves the page for ``--ui``:
+            :func:`relaysync.simulator.ui.cli.serve_page` (``relaysync.cli``
+            passes it; this module does not import the page, which imports it).
 
     Returns:
         The exit code: 0 the workflow terminated cleanly; 1 it failed; 2 a
-        usage error; 3 still running at the timeout; 4 the program died,
-        never listened, or refused the connection.
+        usage error; 3 still running at the timeout, or waiting for what
+        nothing will do; 4 the program died, never listened, or refused the
+        connection.
 
     Raises:
         OSError: the program could not be started (e.g. no such ``--python``).
@@ -272,7 +289,13 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
     except ScenarioError as exc:
         printer.line(f'relaysync simulate: {exc}')
         return USAGE
-    timeout = scenario.options.get('timeout', None if opts.interactive else 30.0)
+    # A person at a terminal or at the page has no time limit unless asked for one;
+    # with no --timeout, a run that nothing can move on is reported at once.
+    if opts.ui:  # a person watching: speech takes its time, so effects can be seen
+        scenario.options.setdefault('pace', True)
+    person = bool(opts.ui) or (opts.interactive and _isatty(stdin))
+    timeout = scenario.options.get('timeout', None if person else DEFAULT_TIMEOUT)
+    watch = 'timeout' not in scenario.options and not opts.ui
     sim_holder: List[Simulator] = []
 
     def on_traceback(text: str) -> None:
@@ -285,6 +308,7 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
 
     program: Optional[Program] = None
     sim: Optional[Simulator] = None
+    findings: List[Finding] = []
     started = time.monotonic()
     try:
         if opts.url:
@@ -301,46 +325,50 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
                 printer.line(f'relaysync simulate: no such file: {opts.program}')
                 return USAGE
             path, note = _choose_path(opts)
-            port = free_port()
-            program = Program(opts.program, port, python=opts.python, on_line=on_line,
+            program = Program(opts.program, free_port(), python=opts.python, on_line=on_line,
                               on_traceback=on_traceback)
-            printer.line(f'relaysync simulate: {opts.program} (PORT={port}, path {path}{note})')
-            try:
-                program.start()
-            except OSError as exc:
-                printer.line(f'result: the program could not be started with {opts.python}: '
-                             f'{exc}')
-                return DIED
-            if not program.wait_listening(opts.startup_timeout):
-                code = program.returncode
-                program.stop()
-                why = (f'the program exited with code {code} before listening'
-                       if code is not None else
-                       f'the program did not listen on port {port} within '
-                       f'{opts.startup_timeout:g} s')
-                _report(printer, DIED, why, program)
-                return DIED
-            url = f'ws://127.0.0.1:{port}{path}'
+            printer.line(f'relaysync simulate: {opts.program} (PORT={program.port}, path '
+                         f'{path}{note})')
+            failed = start_program(program, printer, opts)
+            if failed is not None:
+                return failed
+            url = f'ws://127.0.0.1:{program.port}{path}'
         sim = Simulator(url, **scenario.simulator_options())
         sim_holder.append(sim)
         sim.listeners.append(printer.entry)
+        if opts.ui:
+            if page is None:
+                raise ValueError('--ui needs the page: pass page=relaysync.simulator.ui.cli.'
+                                 'serve_page')
+            return page(opts, printer, scenario, sim, program, timeout)
         started = time.monotonic()
+        session = None
+        scenario.setup(sim)
+        if opts.interactive:
+            you = sim.device(scenario.trigger.get('device') or scenario.devices[0]['name'])
+            session = Interactive(sim, you, printer.line, wait_limit=timeout)
+            printer.line(f'interactive: you are {you.name}; type "help" for the commands')
         try:
-            run = scenario.start(sim)
+            run = scenario.trigger_again(sim)
         except HandshakeFailed as exc:
             hint = ' (is the path right? see --path)' if exc.status == 404 else ''
-            _report(printer, DIED, f'{exc}{hint}', program)
+            report(printer, DIED, f'{exc}{hint}', program)
             return DIED
-        session = None
-        if opts.interactive:
-            session = Interactive(sim, run.device, printer.line)
-            printer.line(f'interactive: you are {run.device.name}; type "help" for the commands')
-            session.read_from(stdin)
+        if session is not None:
+            session.read_from(stdin, announce_end=_isatty(stdin))
         try:
-            code, reason = _wait(run, program, session, timeout, opts.allow_errors)
+            code, reason = _wait(run, program, session, timeout, opts.allow_errors, watch)
         except KeyboardInterrupt:
             code, reason = FAILED, 'interrupted (Ctrl-C) before the workflow terminated'
         elapsed = time.monotonic() - started
+        if code != OK:
+            running = None
+            if code == TIMEOUT and program is not None:
+                threads = program.stacks()
+                running = busy(threads, program_code(program.path)) if threads else None
+            findings = sim.clock.run_sync(lambda: explain(run, scenario.runner, running))
+            if run.crashes and code == FAILED:  # the handler died: only what it lacked helps
+                findings = [f for f in findings if f.kind not in WAITING]
     finally:
         if sim is not None:
             sim.close('stopped')
@@ -352,8 +380,44 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
     else:
         if run.crashes and program is None:
             printer.line(run.crashes[-1])
-        _report(printer, code, reason, program)
+        report(printer, code, reason, program, findings, run.device.name)
     return code
+
+
+def start_program(program: Program, printer: Printer, opts: Any) -> Optional[int]:
+    """Start the workflow program and wait until it listens.
+
+    Args:
+        program: the :class:`~relaysync.simulator.program.Program`, not started.
+        printer: where a failure is reported (with the program's last output).
+        opts: the options (``python``, ``startup_timeout``).
+
+    Returns:
+        None once it listens; else the exit code (4), the failure reported
+        and the program stopped.
+    """
+    try:
+        program.start()
+    except OSError as exc:
+        printer.line(f'result: the program could not be started with {opts.python}: {exc}')
+        return DIED
+    if not program.wait_listening(opts.startup_timeout):
+        code = program.returncode
+        program.stop()
+        why = (f'the program exited with code {code} before listening'
+               if code is not None else
+               f'the program did not listen on port {program.port} within '
+               f'{opts.startup_timeout:g} s')
+        report(printer, DIED, why, program)
+        return DIED
+    return None
+
+
+def _isatty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def _choose_path(opts: Any) -> Tuple[str, str]:
@@ -371,8 +435,18 @@ def _choose_path(opts: Any) -> Tuple[str, str]:
     return path, ''
 
 
+def _stuck(run: Run, deadline: Optional[float]) -> bool:
+    """Nothing will move the run on: the workflow has been silent a while and the
+    simulator has nothing to do (no timer, listen timeout, scripted step...)
+    before the deadline."""
+    if time.monotonic() - run.last_activity < STUCK_AFTER:
+        return False
+    due = run.sim.clock.next_due()
+    return due is None or (deadline is not None and due > deadline)
+
+
 def _wait(run: Run, program: Optional[Program], session: Optional[Interactive],
-          timeout: Optional[float], allow_errors: bool) -> Tuple[int, str]:
+          timeout: Optional[float], allow_errors: bool, watch: bool = False) -> Tuple[int, str]:
     deadline = None if timeout is None else time.monotonic() + timeout
     sim = run.sim
     quit_requested = session.quit_requested if session is not None else threading.Event()
@@ -392,6 +466,26 @@ def _wait(run: Run, program: Optional[Program], session: Optional[Interactive],
                            f'making progress'
         if deadline is not None and time.monotonic() >= deadline:
             return TIMEOUT, f'the workflow was still running after {timeout:g} s (--timeout)'
+        if watch and (session is None or session.eof.is_set()) and _stuck(run, deadline):
+            limit = f' within the {timeout:g} s timeout' if timeout is not None else ''
+            return TIMEOUT, (f'the workflow is waiting, and nothing will move it on{limit} '
+                             f'(--timeout S waits anyway)')
+    return outcome(run, program, allow_errors)
+
+
+def outcome(run: Run, program: Optional[Program], allow_errors: bool) -> Tuple[int, str]:
+    """The exit code and reason for a run that has ended.
+
+    Args:
+        run: the finished :class:`~relaysync.simulator.Run`.
+        program: the workflow program, if the simulator started one.
+        allow_errors: a run whose requests were refused still counts as OK.
+
+    Returns:
+        ``(code, reason)``: OK when it terminated cleanly; FAILED when it
+        terminated with refused requests or closed without terminating;
+        DIED when the program died.
+    """
     if run.outcome == TERMINATED:
         if run.errors and not allow_errors:
             return FAILED, (f'the workflow terminated, but {len(run.errors)} request(s) were '
@@ -407,14 +501,31 @@ def _wait(run: Run, program: Optional[Program], session: Optional[Interactive],
     if run.outcome == CLOSED:
         return FAILED, (f'the workflow closed the connection without terminating '
                         f'(code {run.close_code})')
+    if run.outcome == STOPPED:
+        return FAILED, f'the simulator stopped the workflow ({run.stop_reason})'
     return FAILED, f'the run ended: {run.outcome}'
 
 
-def _report(printer: Printer, code: int, reason: str, program: Optional[Program]) -> None:
+def report(printer: Printer, code: int, reason: str, program: Optional[Program],
+           findings: Optional[List[Finding]] = None, trigger: Optional[str] = None,
+           label: str = 'result') -> None:
+    """Print a failure: the program's last output, what the run waited for, the result.
+
+    Args:
+        printer: where to print.
+        code: the exit code.
+        reason: why it failed.
+        program: the workflow program, if any (its last output is shown).
+        findings: what :func:`~relaysync.simulator.explain.explain` found.
+        trigger: the name of the triggering device (for the hints).
+        label: how the result line starts (default ``result``).
+    """
     if program is not None:
         tail = program.tail(20)
         if tail:
             printer.line('last lines of the program output:')
             for line in tail:
                 printer.line(f'  | {line}')
-    printer.line(f'result: FAILED (exit {code}) - {reason}')
+    for line in explain_report(findings or [], 'cli', trigger):
+        printer.line(line)
+    printer.line(f'{label}: FAILED (exit {code}) - {reason}')

@@ -493,3 +493,12 @@ class Interaction:
 
     def __repr__(self) -> str:
         return f'<Interaction {self.name!r} on {self.device.name} ({self.state})>'
+
+
+#: The ``args`` each trigger type starts with, besides ``source_uri`` (``Simulator.trigger``).
+TRIGGER_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    'button': {'action': 'action_button_single_tap'},
+    'phrase': {'phrase': 'hello', 'spillover': ''},
+    'http': {'args': {}},
+    'nfc': {'uid': '04a2b3c4d5e6f7', 'nfc_payload': {}},
+}

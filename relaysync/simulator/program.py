@@ -1,9 +1,11 @@
 """Run a workflow program as a child process for ``relaysync simulate``.
 
-* The program is started as ``python PROGRAM`` with the environment variable
-  ``PORT`` set to a free port of this machine (workflow servers read their
-  port from ``PORT``, as on Heroku-like hosts), unbuffered output, and its own
-  process group so that everything it starts can be stopped with it.
+* The program is run as ``python PROGRAM`` would run it, with the environment
+  variable ``PORT`` set to a free port of this machine (workflow servers read
+  their port from ``PORT``, as on Heroku-like hosts), unbuffered output, and
+  its own process group so that everything it starts can be stopped with it.
+  On POSIX a two-line launcher first registers ``faulthandler`` on SIGUSR1,
+  so that :meth:`Program.stacks` can ask which handlers are running.
 * Its stdout and stderr are read line by line; the last lines are kept for
   the failure report, and a Python traceback on stderr is reported as a
   crash of a workflow handler (see :attr:`Program.on_traceback`).
@@ -22,6 +24,15 @@ import sys
 import threading
 import time
 from typing import Any, Callable, Deque, List, Optional, Tuple
+
+from .stacks import Frame, is_dump_line, parse_dump
+
+#: Runs ``sys.argv[1]`` as ``python PROGRAM`` does, after registering a thread
+#: dump on SIGUSR1 (it needs nothing but the standard library of the interpreter).
+LAUNCHER = ('import faulthandler, os, runpy, signal, sys\n'
+            'sys.argv = sys.argv[1:]; sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))\n'
+            'faulthandler.register(signal.SIGUSR1, all_threads=True)\n'
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
 
 _REGISTER = re.compile(r"""\.register\(\s*[^,()]+,\s*(?:path\s*=\s*)?['"]([^'"]*)['"]""")
 
@@ -81,13 +92,16 @@ class Program:
         self.output: Deque[Tuple[str, str]] = collections.deque(maxlen=keep_lines)
         self.process: Optional['subprocess.Popen[bytes]'] = None
         self._readers: List[threading.Thread] = []
+        self._dump: Optional[List[str]] = None  # collecting a thread dump when not None
+        self._dump_changed = threading.Condition()
 
     def start(self) -> None:
         """Start the program.  Raises OSError if it cannot be started."""
         env = dict(os.environ, PORT=str(self.port), PYTHONUNBUFFERED='1')
         posix = os.name == 'posix'
+        command = [self.python, '-c', LAUNCHER, self.path] if posix else [self.python, self.path]
         self.process = subprocess.Popen(
-            [self.python, self.path], env=env, stdin=subprocess.DEVNULL,
+            command, env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=posix)
         for name, stream in (('stdout', self.process.stdout), ('stderr', self.process.stderr)):
             thread = threading.Thread(target=self._read, args=(name, stream), daemon=True,
@@ -134,6 +148,35 @@ class Program:
                 stream.close()
         return process.returncode
 
+    def stacks(self, timeout: float = 2.0) -> Optional[List[List[Frame]]]:
+        """Ask the running program for a dump of its threads (SIGUSR1).
+
+        Args:
+            timeout: real seconds to wait for the dump at most.
+
+        Returns:
+            Each thread's frames, the most recent call first; None when the
+            program is not running, cannot be asked (not POSIX) or did not answer.
+        """
+        if os.name != 'posix' or self.returncode is not None:
+            return None
+        with self._dump_changed:
+            self._dump = []
+        self._signal(signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        seen = -1
+        with self._dump_changed:
+            # The dump is written at once: it is complete when no line came for a moment.
+            while time.monotonic() < deadline:
+                lines = self._dump
+                if lines and len(lines) == seen:
+                    break
+                seen = len(lines) if lines else -1
+                self._dump_changed.wait(0.2)
+            lines, self._dump = self._dump or [], None
+        threads = parse_dump(lines)
+        return threads or None
+
     def tail(self, count: int = 20, stream: Optional[str] = None) -> List[str]:
         """The last ``count`` output lines (of one ``stream``, or both)."""
         lines = [line for name, line in list(self.output) if stream in (None, name)]
@@ -156,6 +199,12 @@ class Program:
         traceback: Optional[List[str]] = None
         for raw in iter(stream.readline, b''):
             line = raw.decode('utf-8', 'replace').rstrip('\r\n')
+            if name == 'stderr' and self._dump is not None and is_dump_line(line):
+                with self._dump_changed:
+                    if self._dump is not None:
+                        self._dump.append(line)
+                        self._dump_changed.notify_all()
+                        continue
             self.output.append((name, line))
             if self.on_line is not None:
                 self.on_line(name, line)

@@ -69,6 +69,8 @@ class Run:
         requests: every message received from the workflow, in order.
         responses: every response sent (``wf_api_<name>_response``).
         events: every event sent to the workflow, in order.
+        messages: every message of the connection in order, both ways, as
+            ``(simulated time, 'received' or 'sent', message)``.
         errors: ``(request, error text)`` for each request refused with
             ``wf_api_error_response``.
         crashes: reports of workflow handlers that raised (in-process
@@ -93,6 +95,7 @@ class Run:
         self.requests: List[Dict[str, Any]] = []
         self.responses: List[Dict[str, Any]] = []
         self.events: List[Dict[str, Any]] = []
+        self.messages: List[Tuple[float, str, Dict[str, Any]]] = []
         self.errors: List[Tuple[Dict[str, Any], str]] = []
         self.crashes: List[str] = []
         self.debug_log: List[str] = []
@@ -207,10 +210,11 @@ class Run:
                 return self
             if state == 'crashed':
                 raise WorkflowCrashed(f'run {self.number}: a workflow handler raised:\n'
-                                      f'{self.crashes[-1]}\n{self._tail()}')
+                                      f'{self.crashes[-1]}\n{self._explained(True)}'
+                                      f'{self._tail()}')
             if time.monotonic() >= deadline:
                 raise SimulationTimeout(f'run {self.number}: the workflow was still running '
-                                        f'after {timeout:g} s\n{self._tail()}')
+                                        f'after {timeout:g} s\n{self._explained()}{self._tail()}')
 
     def wait_for(self, predicate: Any, timeout: float = 5.0) -> Any:
         """Block until ``predicate()`` is true or ``timeout`` real seconds pass.
@@ -229,6 +233,39 @@ class Run:
             at the timeout (no exception is raised).
         """
         return self.sim.clock.wait_for(predicate, timeout)
+
+    def explain(self) -> List[str]:
+        """Why this run has not finished, and what would move it on.
+
+        It names the handler still running and the call it is blocked in (for
+        a workflow served in this process), a listen with no answer, an alert
+        nobody acknowledged, a call ringing, an interaction waiting for button
+        presses, a timer to come, or the last event the workflow did not react
+        to; and the groups or devices a refused request named that the
+        account lacks.  :meth:`wait_until_done` puts it in its exceptions.
+
+        Returns:
+            Text lines (``waiting for: ...``, ``refused: ...``, each followed
+            by ``  try: <a call that would help>``); empty when there is
+            nothing to say.
+        """
+        return self._explain()
+
+    def _explain(self, refused_only: bool = False) -> List[str]:
+        from .explain import WAITING, explain, report
+        from .stacks import in_process
+        running = in_process() if self.sim._server is not None and not self.done else None
+        found = self.sim.clock.run_sync(lambda: explain(self, None, running))
+        if refused_only:
+            found = [f for f in found if f.kind not in WAITING]
+        return report(found, 'api', self.device.name)
+
+    def _explained(self, refused_only: bool = False) -> str:
+        try:
+            lines = self._explain(refused_only)
+        except TimeoutError:  # pragma: no cover - a wedged clock
+            return ''
+        return ''.join(line + '\n' for line in lines)
 
     def _tail(self, count: int = 15) -> str:
         tail = self.lines(times=True)[-count:]
@@ -294,6 +331,7 @@ class Run:
             return False
         if '_id' not in msg:
             self.events.append(msg)
+        self.messages.append((self.sim.clock.now(), 'sent', msg))
         return True
 
     def emit(self, _event: str, /, **fields: Any) -> bool:
@@ -362,6 +400,7 @@ class Run:
                                           f'{text[:80]!r}', self.number)
             return
         self.requests.append(msg)
+        self.messages.append((self.sim.clock.now(), 'received', msg))
         mtype, rid = msg.get('_type'), msg.get('_id')
         match = _REQUEST.match(mtype) if isinstance(mtype, str) else None
         name = match.group(1) if match else None

@@ -122,6 +122,8 @@ class Scenario:
         steps: the step objects, in order.
         options: the options (:class:`~relaysync.simulator.Simulator`
             arguments and ``timeout``).
+        runner: what plays the steps of the latest run :meth:`start` made
+            (None before, or when there are no steps).
 
     Raises:
         ScenarioError: unknown keys, wrong types, or a step without an action.
@@ -135,6 +137,7 @@ class Scenario:
         self.trigger: Dict[str, Any] = dict(data.get('trigger', {}))
         self.steps: List[Dict[str, Any]] = list(data.get('steps', []))
         self.options: Dict[str, Any] = dict(data.get('options', {}))
+        self.runner: Optional[StepRunner] = None
         self.validate()
 
     @classmethod
@@ -260,11 +263,28 @@ class Scenario:
             ValueError: a device ``type`` the simulator does not know.
         """
         self.setup(sim)
+        return self.trigger_again(sim)
+
+    def trigger_again(self, sim: Any) -> Any:
+        """Trigger the workflow as the scenario says and play its steps, without
+        setting up the devices and groups again (a restart).
+
+        Args:
+            sim: the :class:`~relaysync.simulator.Simulator`.
+
+        Returns:
+            The triggered :class:`~relaysync.simulator.Run`; :attr:`runner`
+            plays its steps.
+
+        Raises:
+            HandshakeFailed: the workflow could not be reached.
+        """
         device = self.trigger.get('device')
         run = sim.trigger(device, type=self.trigger.get('type', 'button'),
                           vars=self.trigger.get('vars'), **self.trigger.get('args', {}))
-        if self.steps:
-            StepRunner(sim, run, self.steps).begin()
+        self.runner = StepRunner(sim, run, self.steps) if self.steps else None
+        if self.runner is not None:
+            self.runner.begin()
         return run
 
 

@@ -25,20 +25,13 @@ from urllib.parse import parse_qs
 from .. import handshake, urns
 from ..events import handler_label
 from .clock import Clock
-from .devices import INPUT_TYPES, Group, VirtualDevice
+from .devices import INPUT_TYPES, TRIGGER_DEFAULTS, Group, VirtualDevice
 from .handlers import account, calls, interactions
 from .run import Run
 from .transcript import RELAY, Entry, lines
 from .transcript import quote as q
 
 logger = logging.getLogger('relaysync.simulator')
-
-TRIGGER_DEFAULTS: Dict[str, Dict[str, Any]] = {
-    'button': {'action': 'action_button_single_tap'},
-    'phrase': {'phrase': 'hello', 'spillover': ''},
-    'http': {'args': {}},
-    'nfc': {'uid': '04a2b3c4d5e6f7', 'nfc_payload': {}},
-}
 
 
 class Simulator:
@@ -130,6 +123,7 @@ class Simulator:
         self._server: Any = None
         self._own_server = False
         self._error_listener: Optional[Any] = None
+        self._pages: List[Any] = []
         self._closed = False
         try:
             self.url = self._connect_target(target, path)
@@ -689,13 +683,50 @@ class Simulator:
             run.close_now(timeout=2.0)
         try:  # let the close reports queued meanwhile run, then settle the rest
             self.clock.run_sync(lambda: _each(live, Run.closed_by_simulator))
+            for page in self._pages:  # the pages see the final state before 'bye'
+                page.refresh()
+            self.clock.run_sync(lambda: None)
         except TimeoutError:  # pragma: no cover - a wedged clock
             pass
+        for page in self._pages:
+            page.close()
         self.clock.stop()
         if self._error_listener is not None and self._server is not None:
             self._server.remove_error_listener(self._error_listener)
         if self._own_server and self._server is not None:
             self._server.stop(drain_timeout=0)
+
+    def serve_ui(self, port: int = 0, *, open_browser: bool = False,
+                 title: Optional[str] = None, **options: Any) -> Any:
+        """Show this simulator on a web page: each device drawn with its LED
+        ring, its controls, the account and the live transcript.
+
+        The page is served on 127.0.0.1 until the simulator closes; a page
+        left open reconnects to a simulator served again on the same port.
+
+        Args:
+            port: the TCP port (default 0: a free one; see ``url``).
+            open_browser: open the page in the default browser (default False).
+            title: what the page calls the workflow (default: its URL).
+            **options: further :class:`~relaysync.simulator.ui.UiServer`
+                arguments (``restart``, ``quit``, ``start_vars``, ``runner``).
+
+        Returns:
+            The :class:`~relaysync.simulator.ui.UiServer`; its ``url`` is the
+            page's address.
+
+        Raises:
+            RuntimeError: the simulator is closed.
+            OSError: the port cannot be bound.
+        """
+        if self._closed:
+            raise RuntimeError('the simulator is closed')
+        from .ui import UiServer
+        page = UiServer(self, port, title=title, **options)
+        self._pages.append(page)
+        if open_browser:
+            page.open_browser()
+        return page
 
     def __enter__(self) -> 'Simulator':
         return self
