@@ -279,3 +279,25 @@ def test_the_explanation_says_how_to_resolve_the_incident_from_python_and_the_pa
         assert sim.resolve_incident('1001', 'help arrived')
         run.wait_until_done(5)
         assert run.terminated and run.explain() == []
+
+
+def test_a_pending_step_is_told_only_for_the_run_it_plays_for():
+    import relaysync
+    from relaysync.simulator import Scenario, Simulator
+    from relaysync.simulator.explain import explain
+
+    wf = relaysync.Workflow('waits')
+
+    @wf.on_start
+    def start(relay, trigger):
+        relay.start_interaction(relay.make_target_uris(trigger), 'waiting')
+
+    with Simulator(wf, time_scale=0.01) as sim:
+        scenario = Scenario({'steps': [{'press': 'action single', 'after_heard': 'never'}]})
+        first = scenario.start(sim)
+        second = sim.trigger('Alice')   # as the page's Trigger does, without the steps
+        assert sim.wait_for(lambda: len(sim.devices['Alice'].interactions) == 2)
+        kinds = lambda run: [f.kind for f in sim.clock.run_sync(  # noqa: E731
+            lambda: explain(run, scenario.runner))]
+        assert 'step' in kinds(first)
+        assert 'step' not in kinds(second)

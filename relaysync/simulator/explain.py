@@ -78,7 +78,7 @@ def explain(run: Any, runner: Any = None, running: Optional[List[Busy]] = None
         if not any(f.kind == 'listen' for f in found):
             found += _buttons(run)
         found += _subscriptions(run) + _incidents(run)
-        found += _unanswered(run) + _steps(runner) + _timers(run)
+        found += _unanswered(run) + _steps(run, runner) + _timers(run)
         if not found:
             found += _last_message(run, running)
     return found + _unknown_targets(run)
@@ -300,8 +300,8 @@ def _unanswered(run: Any) -> List[Finding]:
     return found
 
 
-def _steps(runner: Any) -> List[Finding]:
-    if runner is None or runner.index >= len(runner.steps) or runner.run.done:
+def _steps(run: Any, runner: Any) -> List[Finding]:
+    if runner is None or runner.run is not run or runner.index >= len(runner.steps):
         return []
     step, label = runner.steps[runner.index], runner.labels[runner.index]
     more = len(runner.steps) - runner.index - 1
