@@ -72,7 +72,7 @@ def debug_log(ctx: RequestContext) -> None:
     """``wf_api_debug_log_request {content}``: appended to ``Run.debug_log``."""
     content = ctx.field('content', str)
     ctx.run.debug_log.append(content)
-    ctx.then(lambda: ctx.sim.note(RELAY, 'debug', f'debug log: {content}', ctx.run.number))
+    ctx.then(lambda: ctx.sim.note(RELAY, 'debug', f'debug log: {q(content)}', ctx.run.number))
 
 
 def end_all(run: Any) -> None:
@@ -141,13 +141,13 @@ def describe(event: str, fields: Dict[str, Any]) -> str:
         verb = 'entered' if fields['transition'] == 'entry' else 'left'
         tags = fields.get('position_tags')
         return f'{verb} position {q(fields["position_metadata"])}' + (
-            f' (tags {", ".join(map(str, tags))})' if tags else '')
+            f' (tags {", ".join(map(q, tags))})' if tags else '')
     if event == 'geofence':
         verb = 'entered' if fields['transition'] == 'entry' else 'left'
         return f'{verb} geofence {q(fields["geofence_label"])}'
     if event == 'nfc_tap':
         content = fields.get('tag_content')
-        return f'tapped NFC tag {fields["uid"]}' + (f' {q(content)}' if content else '')
+        return f'tapped NFC tag {q(fields["uid"])}' + (f' {q(content)}' if content else '')
     return f'HTTP POST {q(fields.get("payload"))}'
 
 
