@@ -6,12 +6,15 @@ simulator and prints what happens on the virtual devices; see
 """
 
 import argparse
+import math
 import signal
 import sys
 import threading
-from typing import Callable, List, Optional, TextIO
+from typing import Any, Callable, List, Optional, Sequence, TextIO, Union
 
 from .version import __version__
+
+_MAX_SECONDS = 86400.0  # the simulator's longest time (relaysync.simulator.scenario.MAX_SECONDS)
 
 DESCRIPTION = '''\
 Run a workflow program with no device and no account: relaysync starts
@@ -20,11 +23,12 @@ triggers the workflow from a virtual device and prints what each device
 heard and saw, and every request the workflow made.
 
 With --ui the devices are drawn on a web page (LED ring, speech, alerts,
-calls) where you press their buttons, answer listens and acknowledge alerts.
+calls) where you press their buttons, answer listens, acknowledge alerts and
+send the device events a workflow subscribed to.
 
-exit codes: 0 terminated cleanly, 1 workflow failed, 2 usage error,
-3 timeout (or waiting for something nothing will do), 4 the program died or
-could not be reached.'''
+exit codes: 0 terminated cleanly, 1 workflow failed (or a scripted step
+never ran), 2 usage error, 3 timeout (or waiting for something nothing will
+do), 4 the program died or could not be reached.'''
 
 EPILOG = '''\
 examples:
@@ -34,12 +38,31 @@ examples:
       --press "action:triple@heard=you tapped once"
   relaysync simulate samples/notification_wf.py --group team=Bob,Carol --ack Bob@2
   relaysync simulate samples/nfc_wf.py --event nfc_tap=04A2B3C4 --event nfc_tap=04A2B3C4@2
+  relaysync simulate my_wf.py --press action:single --event nfc_tap=04A2 --say yes \\
+      --resolve-incident "help arrived@5"
   relaysync simulate my_wf.py --scenario scenario.json --time-scale 0.1
   relaysync simulate my_wf.py --interactive
   relaysync simulate samples/buttons_wf.py --ui
 
+--press, --event, --resolve-incident and --say act in the order given, each
+once the one before it is done (a --say given before them all answers the
+next listen, whenever it comes).  A step that never ran fails the run (exit
+1), and a step for a device no option declares is a usage error.
+
 A scenario file is JSON with "devices", "groups", "trigger", "steps" and
 "options"; the module relaysync.simulator.scenario documents the format.'''
+
+
+class _InOrder(argparse.Action):
+    """Appends like ``action='append'``, and also records ``(dest, value)`` in
+    ``in_order``, so options that make steps keep their command-line order."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Union[str, Sequence[Any], None], option_string: Optional[str] = None
+                 ) -> None:
+        setattr(namespace, self.dest, list(getattr(namespace, self.dest, None) or []) + [values])
+        order = list(getattr(namespace, 'in_order', None) or [])
+        namespace.in_order = order + [(self.dest, values)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -78,10 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help='a trigger arg, e.g. phrase=hello or spillover=now (repeatable)')
     who.add_argument('--var', action='append', metavar='KEY=VALUE',
                      help='an instance variable the workflow starts with (repeatable)')
-    who.add_argument('--say', action='append', metavar='TEXT',
+    who.add_argument('--say', action=_InOrder, metavar='TEXT',
                      help='what the triggering device says at the next listen (repeatable, '
-                          'in order)')
-    who.add_argument('--press', action='append', metavar='SPEC',
+                          'in order; after a --press or --event, once that is done)')
+    who.add_argument('--press', action=_InOrder, metavar='SPEC',
                      help='[DEVICE:]BUTTON:TAPS[@SECONDS|@heard=TEXT], e.g. action:double@2 '
                           'or action:single@heard=press (repeatable, in order)')
     who.add_argument('--ack', action='append', metavar='DEVICE[@S]',
@@ -91,12 +114,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help='DEVICE answers incoming calls after S seconds (default 1)')
     who.add_argument('--group', action='append', metavar='NAME=DEV1,DEV2',
                      help='a group of devices (repeatable)')
-    who.add_argument('--event', action='append', metavar='[DEVICE:]KIND[=VALUE][@S]',
+    who.add_argument('--event', action=_InOrder, metavar='[DEVICE:]KIND[=VALUE][@S]',
                      help='a device event for a workflow that subscribed to it, S seconds '
                           'after it did: KIND is position, geofence, nfc_tap or http_post; '
                           'VALUE its main field or a JSON object of its fields, e.g. '
                           'nfc_tap=04A2B3 or geofence=\'{"geofence_label": "dock", '
                           '"transition": "exit"}\' (repeatable, in order)')
+    who.add_argument('--resolve-incident', action=_InOrder, metavar='REASON[@S]',
+                     help='an operator resolves the workflow\'s open incident with REASON, S '
+                          'seconds after the workflow opened it (the workflow gets an '
+                          'incident event; repeatable, in order)')
     who.add_argument('--interactive', action='store_true',
                      help='type commands (press, say, ack, wait, ...) while the workflow runs; '
                           'no timeout unless --timeout is given or stdin is not a terminal')
@@ -151,16 +178,7 @@ def main(argv: Optional[List[str]] = None, stdin: Optional[TextIO] = None,
     if opts.command != 'simulate':
         parser.print_help(stdout or sys.stdout)
         return 2
-    if opts.time_scale is not None and opts.time_scale <= 0:
-        print('relaysync simulate: --time-scale must be positive', file=stdout or sys.stdout)
-        return 2
-    problem = None
-    if not 0 <= opts.ui_port <= 65535:
-        problem = '--ui-port must be a port number'
-    elif (opts.no_browser or opts.ui_port) and not opts.ui:
-        problem = '--no-browser and --ui-port go with --ui'
-    elif opts.ui and opts.interactive:
-        problem = 'use --ui or --interactive, not both (the page has every command)'
+    problem = _bad_options(opts)
     if problem:
         print(f'relaysync simulate: {problem}', file=stdout or sys.stdout)
         return 2
@@ -174,6 +192,21 @@ def main(argv: Optional[List[str]] = None, stdin: Optional[TextIO] = None,
         return simulate(opts, stdin or sys.stdin, stdout or sys.stdout, page)
     finally:
         restore()
+
+
+def _bad_options(opts: argparse.Namespace) -> Optional[str]:
+    """What is wrong with the options of ``relaysync simulate``, or None."""
+    for option, value in (('--time-scale', opts.time_scale), ('--timeout', opts.timeout),
+                          ('--startup-timeout', opts.startup_timeout)):
+        if value is not None and not (math.isfinite(value) and 0 < value <= _MAX_SECONDS):
+            return f'{option} must be positive and finite, at most {_MAX_SECONDS:g} (a day)'
+    if not 0 <= opts.ui_port <= 65535:
+        return '--ui-port must be a port number'
+    if (opts.no_browser or opts.ui_port) and not opts.ui:
+        return '--no-browser and --ui-port go with --ui'
+    if opts.ui and opts.interactive:
+        return 'use --ui or --interactive, not both (the page has every command)'
+    return None
 
 
 def _exit_on_sigterm() -> Callable[[], None]:

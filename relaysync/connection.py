@@ -146,6 +146,7 @@ class PendingCall:
 
 _ID_PREFIX = os.urandom(8).hex()
 _id_counter = itertools.count(1)
+_id_lock = threading.Lock()   # next() on a shared count is atomic only under the GIL
 
 
 def new_request_id() -> str:
@@ -154,7 +155,9 @@ def new_request_id() -> str:
     A random per-process prefix and a counter: unique across processes and
     restarts without a system call per request.
     """
-    return f'{_ID_PREFIX}{next(_id_counter):016x}'
+    with _id_lock:
+        number = next(_id_counter)
+    return f'{_ID_PREFIX}{number:016x}'
 
 
 class Connection:

@@ -410,10 +410,10 @@ def test_alert_acknowledged_by_another_device(relay_simulator):
     assert [n.state for n in carol.notifications] == ['cancelled']
     assert alice.notifications == []
     assert run.lines(kinds=['notification', 'ack']) == [
-        'Bob: alert "help needed" from Alice (help)',
-        'Carol: alert "help needed" from Alice (help)',
-        'Bob: acknowledged alert help',
-        'Carol: alert help cancelled']
+        'Bob: alert "help needed" from Alice ("help")',
+        'Carol: alert "help needed" from Alice ("help")',
+        'Bob: acknowledged alert "help"',
+        'Carol: alert "help" cancelled']
 
 
 def test_acknowledge_from_the_test(relay_simulator):

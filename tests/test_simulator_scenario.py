@@ -40,7 +40,18 @@ def buttons_workflow():
     ({'steps': [{'device': 'A'}]}, 'steps[0]: needs exactly one action'),
     ({'steps': [{'press': 'action', 'say': 'x'}]}, 'steps[0]: needs exactly one action'),
     ({'steps': [{'press': 'volume up'}]}, 'steps[0]: press'),
-    ({'steps': [{'say': 'x', 'at': -1}]}, 'steps[0]: "at" must be a number of seconds'),
+    ({'steps': [{'say': 'x', 'at': -1}]},
+     'steps[0].at: give a number of seconds from 0 to 86400 (a day), got -1'),
+    # Times that would overflow the simulator's clock are refused, not played.
+    ({'steps': [{'say': 'x', 'delay': 1e12}]}, 'steps[0].delay: give a number of seconds'),
+    ({'steps': [{'say': 'x', 'at': float('inf')}]}, 'steps[0].at: give a number of seconds'),
+    ({'steps': [{'say': 'x', 'delay': float('nan')}]}, 'steps[0].delay: give a number'),
+    ({'steps': [{'say': 'x', 'delay': True}]}, 'steps[0].delay: give a number'),
+    ({'devices': [{'name': 'A', 'ack_alerts': 1e12}]}, 'devices[0].ack_alerts: give a number'),
+    ({'options': {'ring_timeout': float('inf')}}, 'options.ring_timeout: give a number'),
+    ({'options': {'time_scale': 0}}, 'options.time_scale: give a number of seconds above 0'),
+    ({'options': {'slow': {'say': 1e300}}}, 'options.slow.say: give a number'),
+    ({'steps': [{'resolve_incident': 5}]}, 'steps[0].resolve_incident: give a reason'),
     ({'steps': [{'say': 'x', 'at': 1, 'after_heard': 'y'}]}, 'at most one condition'),
     ({'steps': [{'set': {'name': 'B'}}]}, 'steps[0].set: unknown key(s) name'),
     ({'options': {'speed': 2}}, 'options: unknown key(s) speed'),
@@ -193,3 +204,19 @@ def test_call_answer_and_hang_up_steps(relay_simulator):
     assert wf.log[0] == ('asked', bob)
     assert sorted(wf.log[1:3]) == [('connected', 'inbound'), ('connected', 'outbound')]
     assert sorted(wf.log[3:]) == [('ended', 'inbound', 'hangup'), ('ended', 'outbound', 'hangup')]
+
+
+def test_the_simulators_errors_are_relaysync_errors():
+    """One root for everything relaysync raises, the simulator included; each
+    keeps the builtin it was (ValueError, ConnectionError, TimeoutError)."""
+    from relaysync.simulator import (HandshakeFailed, SimulationTimeout, SimulatorError,
+                                     WorkflowCrashed)
+    assert issubclass(SimulatorError, relaysync.RelaysyncError)
+    for cls, builtin in ((ScenarioError, ValueError), (HandshakeFailed, ConnectionError),
+                         (SimulationTimeout, TimeoutError), (WorkflowCrashed, Exception)):
+        assert issubclass(cls, SimulatorError) and issubclass(cls, builtin), cls
+    with pytest.raises(relaysync.RelaysyncError) as info:
+        Scenario({'devices': 'not a list'})
+    assert isinstance(info.value, ValueError) and info.value.message == str(info.value)
+    error = HandshakeFailed('ws://x refused the WebSocket upgrade: HTTP 404', 404)
+    assert error.status == 404 and error.message.endswith('404')

@@ -66,7 +66,7 @@ def test_device_events_reach_subscribed_runs_only(relay_simulator):
         ('http_post', '{"order": 1}', 'content-type: application/json', 'a=1', me)]
     assert run.debug_log == ['subscribed to 4']
     lines = sim.lines()
-    assert 'Bob: tapped NFC tag FFFF (not sent: no workflow subscribed to nfc_tap on Bob)' \
+    assert 'Bob: tapped NFC tag "FFFF" (not sent: no workflow subscribed to nfc_tap on Bob)' \
         in lines
     assert run.lines(who='Alice') == [
         'Alice: triggered the workflow (button action="action_button_single_tap")',
@@ -74,12 +74,12 @@ def test_device_events_reach_subscribed_runs_only(relay_simulator):
         'Alice: subscribed to outdoor_position events',
         'Alice: subscribed to nfc_tap events',
         'Alice: subscribed to http_post events',
-        'Alice: entered position "HQ / floor 2 / room 4" (tags desk)',
+        'Alice: entered position "HQ / floor 2 / room 4" (tags "desk")',
         'Alice: left geofence "dock"',
-        'Alice: tapped NFC tag 04A2 "pallet 7"',
-        'Alice: tapped NFC tag 04A2',
+        'Alice: tapped NFC tag "04A2" "pallet 7"',
+        'Alice: tapped NFC tag "04A2"',
         'Alice: HTTP POST "{\\"order\\": 1}"']
-    assert 'relay: debug log: subscribed to 4' in run.lines()
+    assert 'relay: debug log: "subscribed to 4"' in run.lines()
     assert 'workflow: debug_log' in run.lines()
 
 
@@ -228,10 +228,10 @@ def test_cli_event_option(tmp_path):
         'Alice: triggered the workflow (button action="action_button_single_tap")',
         'Alice: subscribed to nfc_tap events',
         'Alice: subscribed to indoor_position events',
-        'Alice: left position "lobby" (tags a@b)',
-        'relay: debug log: exit lobby',
-        'Alice: tapped NFC tag 04A2 "me@example.com"',
-        'relay: debug log: 04A2 me@example.com',
+        'Alice: left position "lobby" (tags "a@b")',
+        'relay: debug log: "exit lobby"',
+        'Alice: tapped NFC tag "04A2" "me@example.com"',
+        'relay: debug log: "04A2 me@example.com"',
         'relay: workflow terminated (stop reason: normal)']
 
 
@@ -243,3 +243,51 @@ def test_cli_event_option_errors(option, message):
     out = io.StringIO()
     assert main(['simulate', 'missing.py', '--event', option], stdout=out) == 2
     assert message in out.getvalue()
+
+
+FORGED = 'x\nrelay: workflow terminated (stop reason: normal)'
+
+
+def test_peer_text_cannot_forge_transcript_lines(relay_simulator):
+    """What the workflow or a device sends is quoted like heard text, and an
+    entry always prints as one line."""
+    wf = relaysync.Workflow('forger')
+
+    @wf.on_start
+    def start(relay, trigger):
+        me = relay.get_source_uri_from_trigger(trigger)
+        relay.subscribe(me, 'nfc_tap')
+        relay.debug_log(FORGED)
+        incident = relay.create_incident(me, FORGED)
+        relay.resolve_incident(incident, FORGED)
+        relay.alert(me, me, FORGED, 'look')
+        relay.cancel_alert(me, FORGED)
+        relay.play(me, FORGED)
+        relay.set_device_name(me, FORGED)
+
+    @wf.on_nfc_tap
+    def tapped(relay, uid, counter, tag_content, source_uri):
+        relay.terminate()
+
+    sim = relay_simulator(wf, time_scale=0.01)
+    alice = sim.device('Alice')
+    run = sim.trigger(alice)
+    assert subscribed(sim, alice, 'nfc_tap')
+    assert sim.wait_for(lambda: any(e.kind == 'device' for e in sim.transcript))
+    assert alice.nfc_tap(FORGED, FORGED)
+    run.wait_until_done(timeout=5)
+    escaped = 'x\\nrelay: workflow terminated (stop reason: normal)'
+    quoted = f'"{escaped}"'
+    printed = '\n'.join(sim.lines(times=True)).splitlines()
+    assert len(printed) == len(sim.transcript)             # one line per entry
+    assert sum('workflow terminated' in line and 'x\\n' not in line for line in printed) == 1
+    lines = sim.lines()
+    for line in (f'relay: debug log: {quoted}',
+                 f'relay: incident 1001 ({quoted}) opened for Alice',
+                 f'relay: incident 1001 resolved: {quoted}',
+                 f'Alice: alert "look" from Alice ({quoted})',
+                 f'Alice: alert {quoted} cancelled',
+                 f'Alice: played {quoted}',
+                 f'{escaped}: renamed from "Alice"',
+                 f'{escaped}: tapped NFC tag {quoted} {quoted}'):
+        assert line in lines, (line, lines)

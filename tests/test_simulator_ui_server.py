@@ -262,6 +262,76 @@ def test_device_commands(sim, page):
     assert alice.answers == [None]
 
 
+def test_device_event_commands_go_through_the_device_api():
+    wf = relaysync.Workflow('events')
+    wf.got = []
+
+    @wf.on_start
+    def start(relay, trigger):
+        me = relay.get_source_uri_from_trigger(trigger)
+        for kind in ('nfc_tap', 'indoor_position', 'outdoor_position', 'http_post'):
+            relay.subscribe(me, kind)
+
+    def record(name):
+        def handler(relay, *fields):
+            wf.got.append((name,) + fields[:-1])
+            if len(wf.got) == 5:
+                relay.terminate()
+        return handler
+    wf.on_nfc_tap(record('nfc_tap'))
+    wf.on_position(record('position'))
+    wf.on_geofence(record('geofence'))
+    wf.on_http_post(record('http_post'))
+
+    with Simulator(wf, time_scale=0.01) as sim:
+        page = sim.serve_ui()
+        alice = sim.device('Alice')
+        run = sim.trigger(alice)
+        assert sim.wait_for(lambda: len(alice.subscribers) == 4
+                            and len(run.request_names()) >= 4)
+        state = json.loads(request(page.url, path='/api/state')[2])
+        assert sorted(s['type'] for s in state['devices'][0]['subscriptions']) == [
+            'http_post', 'indoor_position', 'nfc_tap', 'outdoor_position']
+        assert state['devices'][0]['subscriptions'][0]['runs'] == [1]
+        # Bad input: a clear error (400), and nothing reaches the workflow.
+        for bad, message in (
+                ({'event': 'weather', 'fields': {}}, 'event is one of'),
+                ({'event': 'nfc_tap', 'fields': {'uid': ''}}, '"uid" must be a non-empty'),
+                ({'event': 'nfc_tap', 'fields': {'tag': 'x'}}, 'unknown key(s) tag'),
+                ({'event': 'nfc_tap', 'fields': 'x'}, 'fields: give an object'),
+                ({'event': 'geofence', 'fields': {'geofence_label': 'dock',
+                                                  'transition': 'sideways'}}, 'transition'),
+                ({'event': 'position', 'fields': {'position_metadata': 'hq',
+                                                  'position_tags': 'a'}}, 'position_tags'),
+                ({'event': 'http_post', 'value': '{"payload": '}, 'not valid JSON'),
+                ({'event': 'nfc_tap', 'fields': {'uid': 'x'}, 'device': 'Nobody'},
+                 "no device named 'Nobody'")):
+            answer = command(page.url, 'device_event', **dict({'device': 'Alice'}, **bad))
+            assert answer['status'] == 400 and message in answer['error'], (bad, answer)
+        assert run.events_of('nfc_tap') == []
+        # Fields as the device methods take them, or a value as --event KIND=VALUE reads it.
+        assert command(page.url, 'device_event', device='Alice', event='nfc_tap',
+                       fields={'uid': '04A2', 'tag_content': 'bay 2'})['result'] is True
+        assert command(page.url, 'device_event', device='Alice', event='position',
+                       fields={'position_metadata': 'HQ / 2', 'position_tags': ['desk'],
+                               'transition': 'exit'})['result'] is True
+        assert command(page.url, 'device_event', device='Alice', event='geofence',
+                       value='dock')['result'] is True
+        assert command(page.url, 'device_event', device='Alice', event='http_post',
+                       fields={'payload': {'door': 'open'}})['result'] is True
+        assert command(page.url, 'device_event', device='Alice', event='nfc_tap',
+                       value='{"uid": "04B3", "counter": "9"}')['result'] is True
+        run.wait_until_done(5)
+        assert wf.got == [('nfc_tap', '04A2', '1', 'bay 2'),
+                          ('position', 'HQ / 2', ['desk'], 'exit'),
+                          ('geofence', 'dock', 'entry'),
+                          ('http_post', {'door': 'open'}, '', ''),
+                          ('nfc_tap', '04B3', '9', '')]
+        # Nobody subscribed any more: the event is not sent, and the answer says so.
+        assert command(page.url, 'device_event', device='Alice', event='nfc_tap',
+                       value='04C4')['result'] is False
+
+
 def test_account_commands(sim, page):
     sim.device('Alice')
     assert command(page.url, 'add_device', name='Bob', type='relay2')['ok']

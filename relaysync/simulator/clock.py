@@ -12,6 +12,7 @@ with ``time_scale=0.01`` a 60-second timer fires after 0.6 real seconds.
 import heapq
 import itertools
 import logging
+import math
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, cast
@@ -20,13 +21,17 @@ T = TypeVar('T')
 
 logger = logging.getLogger('relaysync.simulator.clock')
 
+#: The longest the clock thread sleeps at once (real seconds); it then looks
+#: again, so a task due far in the future cannot overflow a lock's timeout.
+_LONGEST_SLEEP = 3600.0
+
 
 class Clock:
     """A time-ordered task queue served by one daemon thread.
 
     Args:
         time_scale: real seconds per simulated second (1.0 = real time;
-            0.01 = a hundred times faster).  Must be positive.
+            0.01 = a hundred times faster).  Must be positive and finite.
 
     Attributes:
         changed: a Condition notified after every task; waiters use it to
@@ -35,7 +40,7 @@ class Clock:
 
     def __init__(self, time_scale: float = 1.0) -> None:
         if isinstance(time_scale, bool) or not isinstance(time_scale, (int, float)) \
-                or time_scale <= 0:
+                or not math.isfinite(time_scale) or time_scale <= 0:
             raise ValueError(f'time_scale must be a positive number, got {time_scale!r}')
         self.time_scale = float(time_scale)
         self._heap: List[Tuple[float, int, 'Handle']] = []
@@ -61,7 +66,12 @@ class Clock:
         """Run ``task`` on the clock thread after ``delay`` simulated seconds.
 
         Returns a :class:`Handle` whose ``cancel()`` stops it from running.
+
+        Raises:
+            ValueError: ``delay`` is not a finite number (NaN, infinite).
         """
+        if not math.isfinite(delay):
+            raise ValueError(f'a delay must be a finite number of seconds, got {delay!r}')
         due = time.monotonic() + max(0.0, delay) * self.time_scale
         handle = Handle(task, due)
         with self._cond:
@@ -146,7 +156,7 @@ class Clock:
                         wait = self._heap[0][0] - time.monotonic()
                         if wait <= 0:
                             break
-                        self._cond.wait(wait)
+                        self._cond.wait(min(wait, _LONGEST_SLEEP))
                     else:
                         self._cond.wait()
                 if self._stopped:

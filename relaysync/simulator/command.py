@@ -3,9 +3,11 @@ print what happens on the devices.
 
 Exit codes: 0 the workflow terminated cleanly; 1 the workflow failed (a
 request was refused, a handler raised, it closed the connection without
-terminating, or the user quit first); 2 usage error (bad option, scenario or
-file); 3 still running at the timeout, or waiting for something nothing will
-do (a listen no ``--say`` answers, an alert no ``--ack`` acknowledges...);
+terminating, a scripted step never ran, or the user quit first); 2 usage
+error (bad option, scenario or file, a step for an unknown device, a time
+out of range); 3 still running at the timeout, or waiting for something
+nothing will do (a listen no ``--say`` answers, an alert no ``--ack``
+acknowledges...);
 4 the program died, never listened, or refused the connection.  A failure
 says what the workflow was waiting for and which option would move it on.
 
@@ -13,19 +15,19 @@ How the workflow path is chosen: ``--path``, else the first path literal of a
 ``.register(workflow, '/path')`` call in the program's source, else ``/``.
 """
 
-import json
 import os
 import subprocess
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
-from .explain import WAITING, Finding, explain
+from .explain import WAITING, Finding, explain, unplayed
 from .explain import report as explain_report
 from .interactive import Interactive
 from .program import Program, discover_path, free_port
 from .run import CLOSED, STOPPED, TERMINATED, Run
-from .scenario import EVENT_ACTIONS, Scenario, ScenarioError
+from .scenario import (EVENT_ACTIONS, Scenario, ScenarioError, check_seconds,
+                       parse_event_value)
 from .simulator import Simulator
 from .stacks import busy, program_code
 from .transcript import WORKFLOW, Entry, format_entry
@@ -117,9 +119,10 @@ def _device_spec(spec: str) -> Dict[str, Any]:
 def _timed(spec: str, option: str, default: float) -> Tuple[str, float]:
     name, sep, seconds = spec.partition('@')
     try:
-        return name, float(seconds) if sep else default
+        value = float(seconds) if sep else default
     except ValueError:
         raise ScenarioError(f'{option} {spec!r}: write DEVICE or DEVICE@SECONDS') from None
+    return name, check_seconds(value, f'{option} {spec!r}')
 
 
 def _press_step(spec: str) -> Dict[str, Any]:
@@ -139,6 +142,7 @@ def _press_step(spec: str) -> Dict[str, Any]:
             except ValueError:
                 raise ScenarioError(f'--press {spec!r}: after @ write seconds or heard=TEXT') \
                     from None
+            check_seconds(step['at'], f'--press {spec!r}')
     return step
 
 
@@ -146,28 +150,63 @@ def _event_step(spec: str) -> Dict[str, Any]:
     """``[DEVICE:]KIND[=VALUE][@SECONDS]`` → a scenario step (a device event)."""
     step: Dict[str, Any] = {}
     base, at, when = spec.rpartition('@')
-    if at:
+    text = spec
+    if at and '=' not in when:
         try:
-            step['delay'] = float(when)
-            spec = base
+            delay = float(when)
         except ValueError:
-            pass  # an @ inside the value
-    head, sep, value = spec.partition('=')
+            delay = None  # an @ inside the value
+        if delay is not None:
+            step['delay'] = check_seconds(delay, f'--event {spec!r}')
+            text = base
+    head, sep, value = text.partition('=')
     device, _, kind = head.rpartition(':')
     if kind not in EVENT_ACTIONS:
         raise ScenarioError(f'--event {spec!r}: KIND must be one of '
                             f'{", ".join(EVENT_ACTIONS)}')
     if device:
         step['device'] = device
-    if value.lstrip().startswith('{'):
-        try:
-            step[kind] = json.loads(value)
-        except ValueError as exc:
-            raise ScenarioError(f'--event {spec!r}: the value is not valid JSON ({exc})') \
-                from None
-    else:
-        step[kind] = value
+    step[kind] = parse_event_value(kind, value, f'--event {spec!r}')
     return step
+
+
+def _say_step(text: str) -> Dict[str, Any]:
+    """``--say TEXT`` after a --press/--event/--resolve-incident: speak once that
+    step is done (answering the listen in progress, or the next one)."""
+    return {'say': text}
+
+
+def _incident_step(spec: str) -> Dict[str, Any]:
+    """``REASON[@SECONDS]`` → resolve the workflow's open incident, S seconds after
+    it was opened."""
+    reason, at, when = spec.rpartition('@')
+    step: Dict[str, Any] = {'resolve_incident': spec}
+    if at:
+        try:
+            delay = float(when)
+        except ValueError:
+            delay = None  # an @ inside the reason
+        if delay is not None:
+            step = {'resolve_incident': reason, 'delay': check_seconds(
+                delay, f'--resolve-incident {spec!r}')}
+    if not step['resolve_incident'].strip():
+        raise ScenarioError(f'--resolve-incident {spec!r}: give a REASON')
+    return step
+
+
+#: The options that make scripted steps, played in the order given: dest ->
+#: (option, step maker).
+STEP_OPTIONS = {'press': ('--press', _press_step), 'event': ('--event', _event_step),
+                'say': ('--say', _say_step),
+                'resolve_incident': ('--resolve-incident', _incident_step)}
+
+
+def _ordered(opts: Any) -> List[Tuple[str, str]]:
+    """The step options as given, in command-line order: ``[(dest, value)...]``."""
+    order = getattr(opts, 'in_order', None)
+    if order is not None:
+        return list(order)
+    return [(dest, value) for dest in STEP_OPTIONS for value in getattr(opts, dest, None) or []]
 
 
 def build_scenario(opts: Any) -> Scenario:
@@ -175,22 +214,29 @@ def build_scenario(opts: Any) -> Scenario:
 
     Devices named by ``--trigger``, ``--ack``, ``--answer-calls`` and
     ``--group`` are added when new; with no device at all, ``Alice`` triggers.
+    ``--press``, ``--event``, ``--resolve-incident`` and ``--say`` play in the
+    order given, after the scenario file's steps: a ``--say`` before them all
+    answers the next listens; one after them is said once the step before it
+    is done.  A step naming a device nothing declared is an error.
 
     Args:
         opts: the parsed options of ``relaysync simulate`` (the namespace made
             by :func:`relaysync.cli.build_parser`).
 
     Returns:
-        The validated :class:`~relaysync.simulator.Scenario`.
+        The validated :class:`~relaysync.simulator.Scenario`; its ``labels``
+        name each step by its option (``--press action:single``).
 
     Raises:
-        ScenarioError: a bad file or option value.
+        ScenarioError: a bad file or option value, or a step for an unknown device.
     """
     data: Dict[str, Any] = {}
+    labels: List[str] = []
     if opts.scenario:
         base = Scenario.load(opts.scenario)
         data = {'devices': base.devices, 'groups': base.groups, 'trigger': base.trigger,
                 'steps': base.steps, 'options': base.options}
+        labels = [f'{label} of {opts.scenario}' for label in base.labels]
     devices: List[Dict[str, Any]] = list(data.get('devices', []))
     by_name = {d['name']: d for d in devices}
     for spec in opts.device or []:
@@ -216,8 +262,6 @@ def build_scenario(opts: Any) -> Scenario:
         trigger['args'] = dict(trigger.get('args', {}), **_pairs(opts.arg, '--arg'))
     if opts.var:
         trigger['vars'] = dict(trigger.get('vars', {}), **_pairs(opts.var, '--var'))
-    if opts.say:
-        by_name[trigger_name]['says'] = list(by_name[trigger_name].get('says', [])) + opts.say
     for option, key, specs in (('--ack', 'ack_alerts', opts.ack),
                                ('--answer-calls', 'answer_calls', opts.answer_calls)):
         for spec in specs or []:
@@ -229,12 +273,29 @@ def build_scenario(opts: Any) -> Scenario:
     groups = dict(data.get('groups', {}))
     for name, members in _pairs(opts.group, '--group').items():
         groups[name] = [m.strip() for m in members.split(',') if m.strip()]
-        for member in groups[name]:
+    for members in groups.values():
+        for member in members:
             if member not in by_name:
                 by_name[member] = {'name': member}
                 devices.append(by_name[member])
-    steps = list(data.get('steps', [])) + [_press_step(s) for s in opts.press or []]
-    steps += [_event_step(s) for s in getattr(opts, 'event', None) or []]
+    steps = list(data.get('steps', []))
+    labels = labels[:len(steps)]
+    says: List[str] = []
+    for dest, value in _ordered(opts):
+        option, make = STEP_OPTIONS[dest]
+        if dest == 'say' and len(steps) == len(data.get('steps', [])):
+            says.append(value)  # before any step: an answer for the next listen
+            continue
+        steps.append(make(value))
+        labels.append(f'{option} {value}')
+    if says:
+        by_name[trigger_name]['says'] = list(by_name[trigger_name].get('says', [])) + says
+    for step, label in zip(steps, labels):
+        for key in ('device', 'heard_by'):
+            if key in step and step[key] not in by_name:
+                known = ', '.join(sorted(by_name))
+                raise ScenarioError(f'{label}: no device named {step[key]!r} (the devices are '
+                                    f'{known}; add it with --device {step[key]})')
     options = dict(data.get('options', {}))
     for key in ('time_scale', 'timeout'):
         if getattr(opts, key) is not None:
@@ -250,7 +311,7 @@ def build_scenario(opts: Any) -> Scenario:
                 raise ScenarioError(f'--slow {name}: seconds must be a number') from None
         options['slow'] = slow
     return Scenario({'devices': devices, 'groups': groups, 'trigger': trigger, 'steps': steps,
-                     'options': options})
+                     'options': options}, labels)
 
 
 # ------------------------------------------------------------- running
@@ -309,6 +370,8 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO,
     program: Optional[Program] = None
     sim: Optional[Simulator] = None
     findings: List[Finding] = []
+    leftover: List[str] = []
+    program_shown: Optional[Program] = None  # the program whose output a failure shows
     started = time.monotonic()
     try:
         if opts.url:
@@ -333,6 +396,7 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO,
             if failed is not None:
                 return failed
             url = f'ws://127.0.0.1:{program.port}{path}'
+            program_shown = program
         sim = Simulator(url, **scenario.simulator_options())
         sim_holder.append(sim)
         sim.listeners.append(printer.entry)
@@ -361,6 +425,10 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO,
         except KeyboardInterrupt:
             code, reason = FAILED, 'interrupted (Ctrl-C) before the workflow terminated'
         elapsed = time.monotonic() - started
+        leftover = sim.clock.run_sync(lambda: unplayed(run, scenario.runner))
+        if code == OK and leftover:  # the workflow is fine: its output would not help
+            code, reason = FAILED, f'the workflow terminated, but {_not_done(leftover)}'
+            program_shown = None
         if code != OK:
             running = None
             if code == TIMEOUT and program is not None:
@@ -380,8 +448,23 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO,
     else:
         if run.crashes and program is None:
             printer.line(run.crashes[-1])
-        report(printer, code, reason, program, findings, run.device.name)
+        report(printer, code, reason, program_shown, findings, run.device.name,
+               leftover=leftover)
     return code
+
+
+def _not_done(leftover: List[str]) -> str:
+    """``'2 scripted steps never ran'`` (and/or answers never used), from the
+    lines of :func:`~relaysync.simulator.explain.unplayed`."""
+    steps = sum(line.startswith('not run:') for line in leftover)
+    answers = len(leftover) - steps
+    parts = []
+    if steps:
+        parts.append(f'{steps} scripted step{"s" if steps > 1 else ""} never ran')
+    if answers:
+        parts.append(f'{answers} answer{"s" if answers > 1 else ""} for a listen '
+                     f'{"were" if answers > 1 else "was"} never used')
+    return ' and '.join(parts)
 
 
 def start_program(program: Program, printer: Printer, opts: Any) -> Optional[int]:
@@ -508,8 +591,9 @@ def outcome(run: Run, program: Optional[Program], allow_errors: bool) -> Tuple[i
 
 def report(printer: Printer, code: int, reason: str, program: Optional[Program],
            findings: Optional[List[Finding]] = None, trigger: Optional[str] = None,
-           label: str = 'result') -> None:
-    """Print a failure: the program's last output, what the run waited for, the result.
+           label: str = 'result', leftover: Optional[List[str]] = None) -> None:
+    """Print a failure: the program's last output, what the run waited for, what
+    was scripted and did not happen, the result.
 
     Args:
         printer: where to print.
@@ -519,6 +603,8 @@ def report(printer: Printer, code: int, reason: str, program: Optional[Program],
         findings: what :func:`~relaysync.simulator.explain.explain` found.
         trigger: the name of the triggering device (for the hints).
         label: how the result line starts (default ``result``).
+        leftover: the ``not run`` / ``not used`` lines of
+            :func:`~relaysync.simulator.explain.unplayed`.
     """
     if program is not None:
         tail = program.tail(20)
@@ -526,6 +612,6 @@ def report(printer: Printer, code: int, reason: str, program: Optional[Program],
             printer.line('last lines of the program output:')
             for line in tail:
                 printer.line(f'  | {line}')
-    for line in explain_report(findings or [], 'cli', trigger):
+    for line in explain_report(findings or [], 'cli', trigger) + list(leftover or []):
         printer.line(line)
     printer.line(f'{label}: FAILED (exit {code}) - {reason}')

@@ -80,13 +80,11 @@ def describe(event: str, fields: Dict[str, Any]) -> str:
         verb = 'entered' if fields['transition'] == 'entry' else 'left'
         tags = fields.get('position_tags')
         return f'{verb} position {q(fields["position_metadata"])}' + (
-            f' (tags {", ".join(map(str, tags))})' if tags else '')
+            f' (tags {", ".join(map(q, tags))})' if tags else '')
     if event == 'geofence':
         verb = 'entered' if fields['transition'] == 'entry' else 'left'
         return f'{verb} geofence {q(fields["geofence_label"])}'
     if event == 'nfc_tap':
         content = fields.get('tag_content')
-        return f'tapped NFC tag {fields["uid"]}' + (f' {q(content)}' if content else '')
+        return f'tapped NFC tag {q(fields["uid"])}' + (f' {q(content)}' if content else '')
     return f'HTTP POST {q(fields.get("payload"))}'
-
-

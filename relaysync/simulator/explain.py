@@ -16,12 +16,13 @@ from typing import Any, Dict, List, NamedTuple, Optional
 from .. import urns
 from .devices import INPUT_TYPES
 from .stacks import Busy
+from .transcript import quote
 
 #: Findings about something the run waits for (the others are about refused requests).
-WAITING = ('handler', 'listen', 'call', 'alert', 'buttons', 'subscription', 'request', 'step',
-           'timer', 'event', 'busy')
+WAITING = ('handler', 'listen', 'call', 'alert', 'buttons', 'subscription', 'incident',
+           'request', 'step', 'timer', 'event', 'busy')
 #: The findings a person or a script must act on (nothing else would move the run on).
-NEEDS_INPUT = ('listen', 'call', 'alert', 'buttons', 'subscription')
+NEEDS_INPUT = ('listen', 'call', 'alert', 'buttons', 'subscription', 'incident')
 #: An example value of ``--event KIND=VALUE`` for each device event.
 _EVENT_EXAMPLES = {'nfc_tap': 'nfc_tap=04A2B3', 'position': 'position=\'{"floor": "2"}\'',
                    'geofence': 'geofence=dock', 'http_post': 'http_post=\'{"door": "open"}\''}
@@ -34,12 +35,14 @@ class Finding(NamedTuple):
 
     Attributes:
         kind: ``handler``, ``listen``, ``call``, ``alert``, ``buttons``,
-            ``subscription`` (a device event it subscribed to), ``request``,
+            ``subscription`` (a device event it subscribed to), ``incident`` (an
+            open incident an operator may resolve), ``request``,
             ``step``, ``timer``, ``event``, ``busy`` (it waits for that), or
             ``unknown_group``, ``unknown_device`` (a request was refused for it).
         text: what it is, in words.
         device: the device concerned, if any.
-        name: the group, device, alert or timer name, if any.
+        name: the group, device, alert or timer name, the event, the incident
+            id or the step's label, if any.
         detail: kind-specific: ``(button, taps)`` for ``buttons``, the names
             of the devices that can acknowledge for ``alert``.
     """
@@ -74,8 +77,8 @@ def explain(run: Any, runner: Any = None, running: Optional[List[Busy]] = None
         found += _listens(run) + _calls(run) + _alerts(run)
         if not any(f.kind == 'listen' for f in found):
             found += _buttons(run)
-        found += _subscriptions(run)
-        found += _unanswered(run) + _steps(runner) + _timers(run)
+        found += _subscriptions(run) + _incidents(run)
+        found += _unanswered(run) + _steps(run, runner) + _timers(run)
         if not found:
             found += _last_message(run, running)
     return found + _unknown_targets(run)
@@ -110,7 +113,10 @@ def hint(finding: Finding, style: str, trigger: Optional[str] = None) -> Optiona
             'alert': f'--ack {finding.device} acknowledges it (or --interactive, --ui)',
             'buttons': f'--press {prefix}{button}:{taps} presses (add @heard=TEXT to press after '
                        f'a prompt), or press yourself with --interactive or --ui',
-            'step': 'check the step\'s condition in the scenario',
+            'incident': '--resolve-incident REASON resolves it, as an operator in Relay Dash '
+                        'would (or --ui)',
+            'step': 'check its condition, and that the steps before it ran (they run in '
+                    'the order given)',
             'timer': 'give it more time with --timeout S, or a faster clock with --time-scale 0.1',
             'request': 'give it more time with --timeout S',
             'busy': 'give it more time with --timeout S',
@@ -121,6 +127,8 @@ def hint(finding: Finding, style: str, trigger: Optional[str] = None) -> Optiona
     if style == 'api':
         return {
             'subscription': f'sim.devices[{finding.device!r}].{name}(...) sends one',
+            'incident': f'sim.resolve_incident({name!r}, REASON) resolves it, as an operator '
+                        f'would',
             'listen': f'sim.devices[{name!r}].say(TEXT) answers it (or says=[...] when '
                       f'making the device)',
             'call': f'sim.devices[{name!r}].answer() answers it (or answer_calls=SECONDS)',
@@ -138,6 +146,8 @@ def hint(finding: Finding, style: str, trigger: Optional[str] = None) -> Optiona
         'call': f'press Answer on {name}\'s card',
         'alert': f'press Acknowledge on {name}\'s card',
         'buttons': f'press {name}\'s {button} button ({taps})',
+        'subscription': f'send one under Device events on {finding.device}\'s card',
+        'incident': f'press Resolve by incident {name} under Incidents',
         'unknown_group': f'add the group {name} under Groups, then Restart',
         'unknown_device': f'add the device {name} under Devices, then Restart',
     }.get(kind)
@@ -213,6 +223,14 @@ def _subscriptions(run: Any) -> List[Finding]:
     return found
 
 
+def _incidents(run: Any) -> List[Finding]:
+    return [Finding('incident', f'an operator to resolve the incident {incident_id} '
+                                f'({quote(incident["type"])}), which the workflow opened and '
+                                f'has not resolved', name=incident_id)
+            for incident_id, incident in list(run.sim.incidents.items())
+            if incident['run'] is run and incident['state'] == 'open']
+
+
 def _listens(run: Any) -> List[Finding]:
     found = []
     for device in list(run.sim.devices.values()):
@@ -283,13 +301,40 @@ def _unanswered(run: Any) -> List[Finding]:
     return found
 
 
-def _steps(runner: Any) -> List[Finding]:
-    if runner is None or runner.index >= len(runner.steps):
+def _steps(run: Any, runner: Any) -> List[Finding]:
+    if runner is None or runner.run is not run or runner.index >= len(runner.steps):
         return []
-    step = runner.steps[runner.index]
-    what = ', '.join(f'{k}={v!r}' for k, v in step.items())
-    return [Finding('step', f'scripted step {runner.index + 1} ({what}) to come due',
-                    step.get('device'))]
+    step, label = runner.steps[runner.index], runner.labels[runner.index]
+    more = len(runner.steps) - runner.index - 1
+    after = f'; {more} more after it' if more else ''
+    return [Finding('step', f'the scripted step {label} (step {runner.index + 1} of '
+                            f'{len(runner.steps)}), which waits for {runner.awaiting()}{after}',
+                    step.get('device'), label)]
+
+
+def unplayed(run: Any, runner: Any = None) -> List[str]:
+    """What was scripted for a run and never happened: its steps not run, and the
+    answers queued for listens that never came.  Call it on the clock thread.
+
+    Args:
+        run: the :class:`~relaysync.simulator.Run`.
+        runner: the scenario step runner that played steps for it, if any.
+
+    Returns:
+        Text lines, ``not run: <step> ...`` and ``not used: ...``; empty when
+        everything scripted happened.
+    """
+    lines = []
+    if runner is not None and runner.run is run and runner.index < len(runner.steps):
+        waits = runner.awaiting()
+        for n, label in enumerate(runner.pending()):
+            lines.append(f'not run: {label}' + (f' (it waited for {waits})' if n == 0 else ''))
+    for device in list(run.sim.devices.values()):
+        for answer in device.answers:
+            said = 'silence' if answer is None else quote(answer)
+            lines.append(f'not used: the answer {said} queued on {device.name} (no listen '
+                         f'took it)')
+    return lines
 
 
 def _timers(run: Any) -> List[Finding]:

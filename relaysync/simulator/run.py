@@ -19,6 +19,7 @@ from .context import Refused, RequestContext
 from .devices import Interaction
 from .errors import SimulatorError
 from .transcript import RELAY, WORKFLOW, Entry, describe_fields, lines
+from .transcript import quote as q
 from .wsclient import WsClient, connect
 
 logger = logging.getLogger('relaysync.simulator')
@@ -308,7 +309,7 @@ class Run:
             self.outcome = STOPPED
         else:
             self.outcome = CLOSED
-            detail = f' {reason}' if reason else ''
+            detail = f' {q(reason)}' if reason else ''
             self.sim.note(RELAY, 'stop', f'the workflow closed the connection without '
                                          f'terminating (code {code}{detail})', self.number)
 
@@ -412,11 +413,12 @@ class Run:
                           self.number)
             return
         if self.stop_reason is not None:
-            self.sim.note(RELAY, 'note', f'ignored {mtype} sent after the stop event', self.number)
+            self.sim.note(RELAY, 'note', f'ignored {mtype!r} sent after the stop event',
+                          self.number)
             return
         if name is None:
             what = 'a message without _type' if mtype is None else f'unknown request type {mtype}'
-            self._refuse(msg, str(mtype), what)
+            self._refuse(msg, q(mtype) if isinstance(mtype, str) else str(mtype), what)
             return
         handler = handlers.HANDLERS.get(name)
         if handler is None:

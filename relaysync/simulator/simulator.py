@@ -195,7 +195,7 @@ class Simulator:
             if not run.done:
                 run.crashes.append(text)
         self.clock.call_soon(lambda: self.note(RELAY, 'crash', 'a workflow handler raised: '
-                                               + text.strip().splitlines()[-1]))
+                                               + q(text.strip().splitlines()[-1])))
 
     # -------------------------------------------------------------- account
     def next_number(self, kind: str) -> int:
@@ -621,7 +621,7 @@ class Simulator:
             return False
         incident['state'], incident['reason'] = how, reason
         run = incident['run']
-        self.note(RELAY, 'incident', f'incident {incident_id} {how} by an operator: {reason}',
+        self.note(RELAY, 'incident', f'incident {incident_id} {how} by an operator: {q(reason)}',
                   run.number)
         run.emit('incident', type=how, incident_id=incident_id, reason=reason)
         return True

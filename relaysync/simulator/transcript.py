@@ -12,10 +12,15 @@ and, without times (the form tests compare), ``Alice: heard "hello world"``.
 """
 
 import json
+import re
 from typing import Any, Dict, Iterable, List, NamedTuple, Optional
 
 WORKFLOW = 'workflow'
 RELAY = 'relay'
+
+# Characters that would break a transcript line or change a terminal: C0 and C1
+# controls, DEL, and the Unicode line and paragraph separators.
+_UNSAFE = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029]')
 
 
 class Entry(NamedTuple):
@@ -54,10 +59,26 @@ class Entry(NamedTuple):
 
 def format_entry(entry: Entry, times: bool = True) -> str:
     """Render one entry: ``'   0.004  Alice     heard "hi"'`` with times,
-    ``'Alice: heard "hi"'`` without."""
+    ``'Alice: heard "hi"'`` without.  Always one line: control characters in
+    ``who`` or ``text`` are escaped (see :func:`escape`)."""
+    who, text = escape(entry.who), escape(entry.text)
     if not times:
-        return f'{entry.who}: {entry.text}'
-    return f'{entry.time:8.3f}  {entry.who:<9} {entry.text}'
+        return f'{who}: {text}'
+    return f'{entry.time:8.3f}  {who:<9} {text}'
+
+
+def escape(text: str) -> str:
+    """``text`` with control characters (newlines, carriage returns, escape
+    sequences...) and line separators written as JSON escapes (``\\n``,
+    ``\\u001b``), so that it stays on one line and cannot drive a terminal.
+
+    Args:
+        text: any text.
+
+    Returns:
+        The text, unchanged when it has no such character.
+    """
+    return _UNSAFE.sub(lambda m: json.dumps(m.group())[1:-1], text)
 
 
 def quote(text: Any) -> str:

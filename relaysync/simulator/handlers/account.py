@@ -77,7 +77,7 @@ def _deliver(sent: SentNotification, device: Any) -> None:
     device.notifications.append(copy)
     who = sim.label(sent.originator) if sent.originator else 'the workflow'
     sim.note(device.name, 'notification', f'{sent.type} {q(sent.text)} from {who} '
-                                          f'({sent.name})', run.number)
+                                          f'({q(sent.name)})', run.number)
     if sent.type == 'alert' and device.ack_alerts is not None:
         sim.clock.call_later(device.ack_alerts, lambda: acknowledge(device, copy))
 
@@ -92,7 +92,7 @@ def _cancel(ctx: RequestContext, devices: List[Any], name: str) -> None:
     def cancel(copy: Notification) -> None:
         if copy.state == 'active':
             copy.state = 'cancelled'
-            sim.note(copy.device.name, 'notification', f'{copy.type} {name} cancelled',
+            sim.note(copy.device.name, 'notification', f'{copy.type} {q(name)} cancelled',
                      run.number)
     for copy in copies:
         ctx.then(lambda c=copy: cancel(c))
@@ -112,7 +112,7 @@ def acknowledge(device: Any, copy: Optional[Notification] = None,
         return False
     copy.state = 'acknowledged'
     sent = copy.sent
-    sent.run.sim.note(device.name, 'ack', f'acknowledged {sent.type} {sent.name}',
+    sent.run.sim.note(device.name, 'ack', f'acknowledged {sent.type} {q(sent.name)}',
                       sent.run.number)
     sent.run.emit('notification', event='ack_event', name=sent.name,
                   notification_state=sent.state(), source_uri=device.urn)
@@ -204,7 +204,7 @@ def create_incident(ctx: RequestContext) -> None:
                                       'reason': None, 'run': ctx.run}
     ctx.respond(incident_id=incident_id)
     sim, run = ctx.sim, ctx.run
-    ctx.then(lambda: sim.note(RELAY, 'incident', f'incident {incident_id} ({itype}) opened for '
+    ctx.then(lambda: sim.note(RELAY, 'incident', f'incident {incident_id} ({q(itype)}) opened for '
                                                  f'{sim.label(originator)}', run.number))
 
 
@@ -221,4 +221,4 @@ def resolve_incident(ctx: RequestContext) -> None:
     incident['state'], incident['reason'] = 'resolved', reason
     sim, run = ctx.sim, ctx.run
     ctx.then(lambda: sim.note(RELAY, 'incident', f'incident {incident_id} resolved: '
-                                                 f'{reason}', run.number))
+                                                 f'{q(reason)}', run.number))

@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ... import urns
 from ..context import Refused, RequestContext
+from ..transcript import quote as q
 from .table import handles
 
 
@@ -85,7 +86,7 @@ class CallBook:
     def ring(self, call: Call) -> None:
         """Step 1: the callee rings (or the call fails for an outside number)."""
         if call.callee is None:
-            self._note(call.caller, f'call to {call.uri} failed (unreachable)', call)
+            self._note(call.caller, f'call to {q(call.uri)} failed (unreachable)', call)
             self.end(call, 'unreachable')
             return
         self._note(call.caller, f'calling {call.callee.name}', call)

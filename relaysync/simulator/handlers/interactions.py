@@ -176,7 +176,7 @@ def _start_prompt(run: Any, pid: str, target: Target, text: Optional[str],
         sim.note(device.name, 'heard', f'heard {q(text)}', run.number)
     else:
         device.played.append(filename)
-        sim.note(device.name, 'played', f'played {filename}', run.number)
+        sim.note(device.name, 'played', f'played {q(filename)}', run.number)
     prompt = Prompt(pid, target)
     run.prompts.setdefault(pid, []).append(prompt)
     run.emit('prompt', type='started', id=pid, source_uri=target.uri)

@@ -14,10 +14,11 @@
 from typing import Any, List
 
 from ..context import RequestContext
+from ..device_events import EVENT_TYPES
 from ..transcript import RELAY
+from ..transcript import quote as q
 from .table import handles
 
-from ..device_events import EVENT_TYPES  # noqa: F401  (the event types subscribed to)
 
 def _targets(ctx: RequestContext) -> List[Any]:
     devices = ctx.device_targets()
@@ -61,7 +62,7 @@ def debug_log(ctx: RequestContext) -> None:
     """``wf_api_debug_log_request {content}``: appended to ``Run.debug_log``."""
     content = ctx.field('content')
     ctx.run.debug_log.append(content)
-    ctx.then(lambda: ctx.sim.note(RELAY, 'debug', f'debug log: {content}', ctx.run.number))
+    ctx.then(lambda: ctx.sim.note(RELAY, 'debug', f'debug log: {q(content)}', ctx.run.number))
 
 
 def end_all(run: Any) -> None:

@@ -16,11 +16,11 @@ import time
 from typing import Any, Dict, List, Optional
 
 from ..command import DIED, FAILED, OK, TIMEOUT, Printer, outcome, report, start_program
-from ..explain import explain
+from ..explain import explain, unplayed
 from ..program import Program
 from ..scenario import Scenario
 from ..simulator import Simulator
-from ..transcript import RELAY
+from ..transcript import RELAY, quote
 from ..wsclient import HandshakeFailed
 
 
@@ -58,7 +58,7 @@ class _PageSession:
             self.program_death_reported = False
             if start_program(self.program, printer, self.opts) is not None:
                 tail = self.program.tail(1)
-                why = f': {tail[-1]}' if tail else ''
+                why = f': {quote(tail[-1])}' if tail else ''
                 sim.clock.call_soon(lambda: sim.note(
                     RELAY, 'error', f'the program did not start{why}; fix it and press Restart'))
                 return
@@ -73,6 +73,9 @@ class _PageSession:
             code, reason = outcome(run, self.program, self.opts.allow_errors)
             self.reported[run.number] = code
             label = f'result (run {run.number})'
+            runner = self.scenario.runner
+            for line in self.sim.clock.run_sync(functools.partial(unplayed, run, runner)):
+                self.printer.line(line)  # told, though a person may have done it instead
             if code == OK:
                 self.printer.line(f'{label}: OK - {reason} ({len(run.requests)} requests, '
                                   f'{len(run.errors)} refused)')

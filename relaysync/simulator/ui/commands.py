@@ -10,6 +10,7 @@ import math
 from typing import Any, Callable, Dict, Optional, cast
 
 from ..devices import BUTTONS, DEVICE_TYPES, TAPS
+from ..scenario import EVENT_ACTIONS, ScenarioError, event_fields, parse_event_value
 
 #: Device properties the page may edit, with their checks.
 EDITABLE = ('battery', 'address', 'latlong', 'indoor_location', 'location_enabled', 'username',
@@ -34,13 +35,14 @@ class Commands:
     """The page's commands, for one simulator.
 
     ``press {device, button, taps}``, ``say {device, text}`` (null: silence),
-    ``ack {device, name?}``, ``answer``/``hangup {device, call?}``, ``call
-    {device, uri}``, ``set_device {device, battery?, address?, latlong?,
-    indoor_location?, location_enabled?, username?, type?}``, ``add_device
-    {name, type?}``, ``remove_device {device}``, ``add_group {name, members}``,
-    ``remove_group {name}``, ``set_var {name, value}``, ``unset_var {name}``,
-    ``trigger {device, type?, args?}``, ``stop {run}``, ``restart``,
-    ``resolve_incident {id, reason?}``, ``quit`` and ``release``.
+    ``device_event {device, event, fields | value}``, ``ack {device, name?}``,
+    ``answer``/``hangup {device, call?}``, ``call {device, uri}``, ``set_device
+    {device, battery?, address?, latlong?, indoor_location?, location_enabled?,
+    username?, type?}``, ``add_device {name, type?}``, ``remove_device
+    {device}``, ``add_group {name, members}``, ``remove_group {name}``,
+    ``set_var {name, value}``, ``unset_var {name}``, ``trigger {device, type?,
+    args?}``, ``stop {run}``, ``restart``, ``resolve_incident {id, reason?}``,
+    ``quit`` and ``release``.
 
     Args:
         sim: the :class:`~relaysync.simulator.Simulator`.
@@ -100,6 +102,31 @@ class Commands:
         device = self._device(args)
         text = None if args.get('text') is None else _text(args, 'text', empty=True)
         return bool(device.say(text))
+
+    def _do_device_event(self, args: Dict[str, Any]) -> bool:
+        """``{device, event, fields}`` or ``{device, event, value}``: the device
+        makes an event for the workflows subscribed to it.
+
+        ``event`` is ``nfc_tap``, ``position``, ``geofence`` or ``http_post``;
+        ``fields`` an object of the device method's arguments (``{"uid": ...}``),
+        ``value`` a text read as ``relaysync simulate --event KIND=VALUE`` reads
+        it.  Checked as scenario steps are; returns whether a run was sent it.
+        """
+        device = self._device(args)
+        event = args.get('event')
+        if event not in EVENT_ACTIONS:
+            raise CommandError(f'event is one of {", ".join(EVENT_ACTIONS)}')
+        try:
+            if 'fields' in args:
+                if not isinstance(args['fields'], dict):
+                    raise CommandError('fields: give an object of the event\'s fields')
+                fields = event_fields(event, args['fields'])
+            else:
+                value = parse_event_value(event, cast(str, _text(args, 'value', empty=True)))
+                fields = event_fields(event, value)
+        except ScenarioError as exc:
+            raise CommandError(str(exc)) from None
+        return bool(getattr(device, event)(**fields))
 
     def _do_ack(self, args: Dict[str, Any]) -> bool:
         """``{device, name?}``: acknowledge an alert."""

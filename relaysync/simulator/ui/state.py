@@ -13,6 +13,7 @@ from typing import Any, Dict
 from ...codec import encode, redact
 from ..devices import DEVICE_TYPES, INPUT_TYPES, TRIGGER_DEFAULTS
 from ..explain import Finding, explain, hint
+from ..device_events import EVENT_TYPES
 from ..transcript import RELAY, WORKFLOW, Entry
 
 #: Trigger types the page offers (any other can be typed in).
@@ -95,6 +96,10 @@ def _device(sim: Any, device: Any) -> Dict[str, Any]:
                              if c.caller is device else c.caller.name)}
                   for c in calls],
         'groups': [g.name for g in sim.groups.values() if device in g.members],
+        'subscriptions': [{'type': kind, 'event': EVENT_TYPES.get(kind, kind),
+                           'runs': [r.number for r in runs if not r.done]}
+                          for kind, runs in list(device.subscribers.items())
+                          if any(not r.done for r in runs)],
     }
 
 

@@ -6,7 +6,7 @@ import {el, keyed, setText} from './dom.js';
 
 const params = new URLSearchParams(window.location.search);
 const $ = (id) => document.getElementById(id);
-const NEEDS_INPUT = new Set(['listen', 'call', 'alert', 'buttons']);
+const NEEDS_INPUT = new Set(['listen', 'call', 'alert', 'buttons', 'subscription']);
 const MAX_LINES = 4000;
 
 const page = {

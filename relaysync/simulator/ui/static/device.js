@@ -14,7 +14,16 @@ const CARD_HINTS = {
   alert: 'press Acknowledge below',
   call: 'press Answer below (or Decline)',
   buttons: 'press Talk, or one of the presses below',
+  subscription: 'send the event under Device events below',
 };
+// The events a device can make for a workflow subscribed to them: the
+// subscription's event_type, what the card calls it, and its form's fields.
+const DEVICE_EVENTS = [
+  {event: 'nfc_tap', type: 'nfc_tap', title: 'NFC tap', button: 'Tap', verb: 'tap an NFC tag'},
+  {event: 'position', type: 'indoor_position', title: 'Indoor position', button: 'Send', verb: 'send an indoor position'},
+  {event: 'geofence', type: 'outdoor_position', title: 'Geofence', button: 'Send', verb: 'cross a geofence'},
+  {event: 'http_post', type: 'http_post', title: 'HTTP POST', button: 'Post', verb: 'send an HTTP POST'},
+];
 
 // Turns presses of one on-screen button (mouse, touch or keyboard) into
 // single / double / triple taps and long presses, like the device's buttons.
@@ -145,8 +154,9 @@ export class DeviceCard {
     this.speechBox = el('p', {class: 'speech', 'aria-live': 'polite'},
       el('span', {class: 'label'}, 'Heard'), ' ', this.speech);
     this.status = el('p', {class: 'status-line', 'data-role': 'status'});
+    this.subscriptions = el('p', {class: 'subscriptions', 'data-role': 'subscriptions', hidden: ''});
     this.waiting = el('p', {class: 'waiting', 'data-role': 'waiting', hidden: ''});
-    this.el.append(this.speechBox, this.status, this.waiting);
+    this.el.append(this.speechBox, this.status, this.subscriptions, this.waiting);
 
     const presses = el('div', {class: 'presses'});
     for (const button of ['action', 'channel']) {
@@ -188,7 +198,77 @@ export class DeviceCard {
     this.alerts = el('ul', {class: 'alerts', 'data-role': 'alerts', 'aria-label': `${n}: notifications`});
     this.calls = el('ul', {class: 'calls', 'data-role': 'calls', 'aria-label': `${n}: calls`});
     this.el.append(this.alerts, this.calls);
-    this.el.append(this.buildMore());
+    this.el.append(this.buildEvents(), this.buildMore());
+  }
+
+  // The events the device makes for subscribed workflows: an NFC tap, an indoor
+  // position, a geofence crossing, an HTTP POST.  Each is sent as the simulator's
+  // device_event command, checked there as relaysync simulate --event is.
+  buildEvents() {
+    const n = this.name;
+    const id = (k) => `${k}-${n.replace(/\W/g, '_')}`;
+    const input = (key, label, attrs = {}) => {
+      const field = el(attrs.tag || 'input', {id: id(key), autocomplete: 'off', spellcheck: 'false', ...attrs, tag: null});
+      return [el('label', {for: id(key)}, label), field];
+    };
+    const transition = (key) => {
+      const select = el('select', {id: id(key)}, el('option', {value: 'entry'}, 'entry'), el('option', {value: 'exit'}, 'exit'));
+      return [el('label', {for: id(key)}, 'Transition'), select];
+    };
+    const form = (spec, fields, read) => {
+      const send = el('button', {type: 'submit', 'aria-label': `${n}: ${spec.verb}`}, spec.button);
+      const legend = el('legend', {}, spec.title, el('span', {class: 'subscribed-mark', hidden: ''}, ' · subscribed'));
+      const box = el('form', {class: 'device-event', 'data-event': spec.event},
+        el('fieldset', {}, legend, el('div', {class: 'event-fields'}, ...fields.flat()), send));
+      box.addEventListener('submit', (event) => {
+        event.preventDefault();
+        let values;
+        try {
+          values = read();
+        } catch (error) {
+          this.page.notice(`${spec.title}: ${error.message}`);
+          return;
+        }
+        this.send('device_event', {event: spec.event, fields: values});
+      });
+      return box;
+    };
+    const [uidLabel, uid] = input('nfc-uid', 'Tag uid', {placeholder: 'e.g. 04A2B3C4'});
+    const [contentLabel, content] = input('nfc-content', 'Tag content', {placeholder: 'optional'});
+    const [placeLabel, place] = input('position', 'Position', {placeholder: 'venue / floor / room'});
+    const [tagsLabel, tags] = input('position-tags', 'Tags', {placeholder: 'comma-separated, optional'});
+    const [placeWayLabel, placeWay] = transition('position-transition');
+    const [fenceLabel, fence] = input('geofence', 'Geofence', {placeholder: 'its label'});
+    const [fenceWayLabel, fenceWay] = transition('geofence-transition');
+    const [payloadLabel, payload] = input('http-payload', 'Payload (JSON)', {tag: 'textarea', rows: 2, placeholder: '{"door": "open"}'});
+    const forms = {
+      nfc_tap: form(DEVICE_EVENTS[0], [[uidLabel, uid], [contentLabel, content]], () => {
+        const values = {uid: uid.value.trim()};
+        if (content.value) values.tag_content = content.value;
+        return values;
+      }),
+      position: form(DEVICE_EVENTS[1], [[placeLabel, place], [tagsLabel, tags], [placeWayLabel, placeWay]], () => ({
+        position_metadata: place.value.trim(),
+        position_tags: tags.value.split(',').map((t) => t.trim()).filter(Boolean),
+        transition: placeWay.value,
+      })),
+      geofence: form(DEVICE_EVENTS[2], [[fenceLabel, fence], [fenceWayLabel, fenceWay]], () => ({
+        geofence_label: fence.value.trim(), transition: fenceWay.value,
+      })),
+      http_post: form(DEVICE_EVENTS[3], [[payloadLabel, payload]], () => {
+        try {
+          return {payload: JSON.parse(payload.value)};
+        } catch (error) {
+          throw new Error(`the payload is not JSON (${error.message})`);
+        }
+      }),
+    };
+    this.eventForms = forms;
+    this.events = el('details', {class: 'more events', 'data-role': 'events'},
+      el('summary', {}, 'Device events (NFC, position, HTTP)'),
+      ...DEVICE_EVENTS.map((spec) => forms[spec.event]));
+    this.eventsOpened = false;
+    return this.events;
   }
 
   buildMore() {
@@ -293,6 +373,23 @@ export class DeviceCard {
     if (!d.location_enabled) parts.push('location off');
     if (d.groups.length) parts.push(`groups: ${d.groups.join(', ')}`);
     setText(this.status, parts.join(' · '));
+
+    const subscribed = new Map();
+    for (const s of d.subscriptions) subscribed.set(s.event, s);
+    this.subscriptions.hidden = subscribed.size === 0;
+    setText(this.subscriptions, subscribed.size ? `The workflow is subscribed to ${DEVICE_EVENTS
+      .filter((spec) => subscribed.has(spec.event))
+      .map((spec) => `${spec.type} (run ${subscribed.get(spec.event).runs.join(', ')})`).join(', ')}` : '');
+    for (const spec of DEVICE_EVENTS) {
+      const on = subscribed.has(spec.event);
+      const box = this.eventForms[spec.event];
+      box.classList.toggle('subscribed', on);
+      box.querySelector('.subscribed-mark').hidden = !on;
+    }
+    if (subscribed.size && !this.eventsOpened) {  // show the controls once, when first needed
+      this.eventsOpened = true;
+      this.events.open = true;
+    }
 
     const waits = Array.from(new Set(waiting.map((f) => CARD_HINTS[f.kind]).filter(Boolean)));
     this.waiting.hidden = waits.length === 0;
