@@ -83,6 +83,8 @@ from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+from relaysync.simulator import messages
+
 _clock = time.perf_counter
 _encode = json.JSONEncoder(separators=(',', ':')).encode
 _decode = json.loads
@@ -143,8 +145,7 @@ class FakeRelay:
     def start_event(self):
         self.started_at = _clock()
         self.run.last_start_at = self.started_at
-        return {'_type': 'wf_api_start_event',
-                'trigger': {'type': 'phrase', 'args': {'source_uri': self.device}}}
+        return messages.start_event(self.device)
 
     def wrote(self):
         """Note that a batch was just written: the next request is timed from now."""
@@ -167,18 +168,18 @@ class FakeRelay:
             run.record_turnaround(rtype, arrived - self.last_write, arrived)
             self.last_write = None
         if rtype == SAY:
-            response = {'_id': rid, '_type': 'wf_api_say_response', 'id': rid}
-            started = {'_type': 'wf_api_prompt_event', 'type': 'started', 'id': rid,
-                       'source_uri': self.interaction}
-            stopped = {'_type': 'wf_api_prompt_event', 'type': 'stopped', 'id': rid,
-                       'source_uri': self.interaction}
+            response = messages.response(message, id=rid)
+            started = messages.event('prompt', type='started', id=rid,
+                                     source_uri=self.interaction)
+            stopped = messages.event('prompt', type='stopped', id=rid,
+                                     source_uri=self.interaction)
             delay = run.think_time()
             if delay > 0:
                 return [response, started], stopped, delay
             return [response, started, stopped], None, 0.0
         if rtype == GET_VAR:
             name = message.get('name')
-            response = {'_id': rid, '_type': 'wf_api_get_var_response', 'name': name}
+            response = messages.response(message, name=name)
             if name in run.variables:
                 response['value'] = run.variables[name]
             return [response], None, 0.0
@@ -186,22 +187,22 @@ class FakeRelay:
             name = message.get('name') or 'interaction'
             self.interaction = (f'urn:relay-resource:name:interaction:{quote(str(name), safe="")}'
                                 f'?device={quote(self.device, safe="")}')
-            return [{'_id': rid, '_type': 'wf_api_start_interaction_response'},
-                    {'_type': 'wf_api_interaction_lifecycle_event', 'type': 'started',
-                     'source_uri': self.interaction},
-                    {'_type': 'wf_api_interaction_lifecycle_event', 'type': 'resumed',
-                     'source_uri': self.interaction}], None, 0.0
+            return [messages.response(message),
+                    messages.event('interaction_lifecycle', type='started',
+                                   source_uri=self.interaction),
+                    messages.event('interaction_lifecycle', type='resumed',
+                                   source_uri=self.interaction)], None, 0.0
         if rtype == END_INTERACTION:
-            return [{'_id': rid, '_type': 'wf_api_end_interaction_response'},
-                    {'_type': 'wf_api_interaction_lifecycle_event', 'type': 'ended',
-                     'source_uri': self.interaction}], None, 0.0
+            return [messages.response(message),
+                    messages.event('interaction_lifecycle', type='ended',
+                                   source_uri=self.interaction)], None, 0.0
         if rtype == TERMINATE:
             self.ended_at = arrived
             self.terminated = True
-            return [{'_type': 'wf_api_stop_event', 'reason': 'normal'}], None, 0.0
+            return [messages.event('stop', reason='normal')], None, 0.0
         run.unknown[rtype] = run.unknown.get(rtype, 0) + 1
-        return [{'_id': rid, '_type': 'wf_api_error_response',
-                 'error': f'bench driver: {rtype} is not part of the bench flow'}], None, 0.0
+        return [messages.error_response(
+            rid, f'bench driver: {rtype} is not part of the bench flow')], None, 0.0
 
     def check(self, rounds):
         want = {START_INTERACTION: 1, SAY: rounds, GET_VAR: rounds, END_INTERACTION: 1,

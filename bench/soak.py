@@ -7,7 +7,7 @@
 The server runs as its own process (``--serve``, started by this script), so
 its threads, file descriptors and RSS are read from ``/proc/PID`` without the
 client's in the way.  Every session plays the Relay server with the test
-suite's independent client (``tests/peer.py``, built on simple-websocket):
+suite's peer (``tests/peer.py``, on the simulator's WebSocket client):
 
 1. connect to ``/soak`` and send a start event whose trigger carries a unique token;
 2. answer the handler's ``get_var('token')`` with that token;

@@ -12,9 +12,16 @@ extension rewrites them when the package is loaded:
 * a paragraph ending in ``::`` followed by an indented block becomes a fenced
   code block.
 
-It also documents the ``Workflow.on_*`` decorators that are built at import
-time (``on_start = _simple(...)``): static analysis sees them as plain
-attributes, so their runtime signature and docstring are copied in.
+It also documents what static analysis cannot see:
+
+* the ``Workflow.on_*`` decorators built at import time (``on_start =
+  _simple(...)``): their runtime signature and docstring are copied in;
+* under each ``Relay`` action, its row of the action table
+  (:data:`relaysync.actions.ACTIONS`): the request it sends, what it waits
+  for, what it returns, and what it raises;
+* ``Relay``'s static methods taken from other modules (``interaction_options
+  = staticmethod(options.interaction_options)``) become aliases of those
+  functions.
 """
 
 import ast
@@ -163,7 +170,7 @@ def _rewrite(obj: Any) -> None:
 def _runtime_function(name: str, func: Any, parent: Any) -> Any:
     parameters = []
     signature = inspect.signature(func)
-    for index, param in enumerate(signature.parameters.values()):
+    for param in signature.parameters.values():
         kind = {
             param.POSITIONAL_ONLY: griffe.ParameterKind.positional_only,
             param.POSITIONAL_OR_KEYWORD: griffe.ParameterKind.positional_or_keyword,
@@ -193,19 +200,25 @@ class RelaysyncDocs(griffe.Extension):
         if pkg.name != 'relaysync':
             return
         try:
-            workflow_cls = pkg.get_member('workflow.Workflow')
+            workflow_cls = pkg.get_member('registry.Workflow')
         except Exception:
             workflow_cls = None
         if workflow_cls is not None:
             if _ROOT not in sys.path:
                 sys.path.insert(0, _ROOT)
-            runtime = importlib.import_module('relaysync.workflow').Workflow
+            runtime = importlib.import_module('relaysync.registry').Workflow
             for name, member in list(workflow_cls.members.items()):
                 if not name.startswith('on_') or member.is_alias or member.is_function:
                     continue
                 value = runtime.__dict__.get(name)
                 if inspect.isfunction(value) and value.__doc__:
                     workflow_cls.set_member(name, _runtime_function(name, value, workflow_cls))
+        try:
+            relay_cls = pkg.get_member('relay.Relay')
+        except Exception:
+            relay_cls = None
+        if relay_cls is not None:
+            _document_actions(relay_cls)
         # Let "Raises: RelayTimeout: ..." link to the exception from any module,
         # including those that do not import it.
         exceptions = pkg.get_member('exceptions')
@@ -216,6 +229,49 @@ class RelaysyncDocs(griffe.Extension):
                 if name not in module.members and name not in module.imports:
                     module.imports[name] = f'relaysync.exceptions.{name}'
         _rewrite(pkg)
+
+
+#: What every action raises (the class docstring says it once); per action the
+#: timeout named is the one its row of the table uses.
+_RAISES = (
+    ('ErrorResponse', 'the Relay server refused the request.'),
+    ('RelayTimeout', 'no answer within {timeout} (restarted by each progress event).'),
+    ('ConnectionClosed', 'the connection is closed or closes meanwhile.'),
+)
+
+
+def _document_actions(relay_cls: Any) -> None:
+    """Add each action's row of the table (and what it raises) to its docstring."""
+    if _ROOT not in sys.path:
+        sys.path.insert(0, _ROOT)
+    runtime = importlib.import_module('relaysync.relay').Relay
+    actions = importlib.import_module('relaysync.actions')
+    for name, member in list(relay_cls.members.items()):
+        value = runtime.__dict__.get(name)
+        if isinstance(value, staticmethod) and not member.is_function:
+            func = value.__func__
+            relay_cls.set_member(name, griffe.Alias(name, f'{func.__module__}.{func.__name__}',
+                                                    parent=relay_cls))
+            continue
+        action = actions.ACTIONS.get(name)
+        if action is None or member.is_alias or member.docstring is None:
+            continue
+        timeout = ('``timeouts.refresh`` (``refresh`` true) or ``timeouts.request``'
+                   if action.timeout == 'refresh' else f'``timeouts.{action.timeout}``')
+        lines = [f'    {exc}: {text.format(timeout=timeout)}' for exc, text in _RAISES
+                 if action.waits != actions.NOTHING]
+        if action.target:
+            lines.append('    InvalidArgument: the target is not a URN, a list of URNs or '
+                         "``{'uris': [...]}`` (nothing is sent).")
+        doc = member.docstring.value.rstrip()
+        paragraph = actions.describe(name)
+        if 'Raises:' in doc:
+            head, _, tail = doc.partition('Raises:')
+            doc = f'{head.rstrip()}\n\n{paragraph}\n\nRaises:\n' + '\n'.join(lines) + tail
+        else:
+            doc = f'{doc}\n\n{paragraph}' + ('\n\nRaises:\n' + '\n'.join(lines)
+                                               if lines else '')
+        member.docstring.value = doc
 
 
 def _modules(module: Any) -> List[Any]:

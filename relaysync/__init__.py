@@ -27,8 +27,9 @@ from .constants import TYPE_ENDED, TYPE_STARTED, VERSION  # noqa: F401
 from .enums import (Button, CallDirection, DeviceType, IncidentStatus, Language, LedEffect,
                     NotificationPriority, NotificationSound, SubscribableEvent, Taps,
                     TimeoutType, TimerType)
-from .exceptions import (ConnectionClosed, ErrorResponse, RelaysyncError, RelayTimeout,
-                         ServerException, WorkflowException)
+from .exceptions import (ConnectionClosed, ErrorResponse, InvalidArgument, PlaybackFailed,
+                         RelaysyncError, RelayTimeout, ServerException, TokenRefreshFailed,
+                         WorkflowException)
 from .http_api import fetch_device, refresh_access_token, trigger_workflow
 from .relay import Relay, make_target
 from .server import Server
@@ -38,12 +39,14 @@ from .urns import (all_devices, construct, device_id, device_name, generic_origi
                    is_relay_uri, parse_device_id, parse_device_name, parse_group_id,
                    parse_group_name, parse_interaction)
 from .version import __version__
-from .workflow import Workflow
+# relay-py's ``relay.workflow.X`` spelling, with ``import relaysync as relay``.
+from . import workflow  # noqa: F401  (isort: skip)
+from .registry import Workflow
 
 __all__ = [
     'Server', 'Workflow', 'Relay', 'Timeouts', 'make_target',
     'RelaysyncError', 'WorkflowException', 'ServerException', 'ErrorResponse', 'RelayTimeout',
-    'ConnectionClosed',
+    'ConnectionClosed', 'PlaybackFailed', 'TokenRefreshFailed', 'InvalidArgument',
     'trigger_workflow', 'fetch_device', 'refresh_access_token',
     'construct', 'group_id', 'group_name', 'device_id', 'device_name', 'interaction_name',
     'group_member', 'all_devices', 'generic_originator', 'parse_group_name', 'parse_group_id',

@@ -62,7 +62,7 @@ class _InOrder(argparse.Action):
                  ) -> None:
         setattr(namespace, self.dest, list(getattr(namespace, self.dest, None) or []) + [values])
         order = list(getattr(namespace, 'in_order', None) or [])
-        setattr(namespace, 'in_order', order + [(self.dest, values)])
+        namespace.in_order = order + [(self.dest, values)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,9 +183,13 @@ def main(argv: Optional[List[str]] = None, stdin: Optional[TextIO] = None,
         print(f'relaysync simulate: {problem}', file=stdout or sys.stdout)
         return 2
     from .simulator.command import simulate
+    page: Optional[Callable[..., int]] = None
+    if getattr(opts, 'ui', False):
+        from .simulator.ui.cli import serve_page
+        page = serve_page
     restore = _exit_on_sigterm()
     try:
-        return simulate(opts, stdin or sys.stdin, stdout or sys.stdout)
+        return simulate(opts, stdin or sys.stdin, stdout or sys.stdout, page)
     finally:
         restore()
 
@@ -214,7 +218,10 @@ def _exit_on_sigterm() -> Callable[[], None]:
     def handler(signum: int, frame: object) -> None:
         raise SystemExit(128 + signum)
     previous = signal.signal(signal.SIGTERM, handler)
-    return lambda: signal.signal(signal.SIGTERM, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+    return restore
 
 
 if __name__ == '__main__':  # pragma: no cover

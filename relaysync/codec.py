@@ -16,7 +16,7 @@ carry a user's own data, which are passed on verbatim (an HTTP POST's
 
 import json
 import re
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 #: Keys whose integer lists are real numbers, never encoded strings.
 NUMERIC_LIST_KEYS = frozenset(('latlong', 'pattern'))
@@ -50,7 +50,7 @@ def encode(message: Dict[str, Any]) -> str:
     return _dumps(strip_none(message))
 
 
-def _is_char_codes(value: list) -> bool:
+def _is_char_codes(value: List[Any]) -> bool:
     return bool(value) and all(type(i) is int and 0 <= i <= 0x10FFFF for i in value)
 
 

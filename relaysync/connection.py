@@ -34,12 +34,13 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, Optional, Protocol, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Tuple
 
 from .codec import decode, encode, redact
 from .coroutines import HandlerRunner, wants_loop
-from .events import EVENTS, QUIET_EVENTS, EventSpec, handler_label, spec_for
-from .exceptions import (ConnectionClosed, ErrorResponse, RelayTimeout, WorkflowException,
+from .events import (EVENTS, QUIET_EVENTS, WAIT_PROMPT, WAIT_SPEECH, EventSpec, handler_label,
+                     spec_for)
+from .exceptions import (ConnectionClosed, ErrorResponse, PlaybackFailed, RelayTimeout,
                          printable)
 from .timeouts import Timeouts
 
@@ -52,9 +53,6 @@ ERROR = 'wf_api_error_response'
 PROMPT = 'wf_api_prompt_event'
 SPEECH = 'wf_api_speech_event'
 
-# What a composite call waits for after its response: the event key prefix.
-WAIT_PROMPT = 'prompt'
-WAIT_SPEECH = 'speech'
 _WAITING_FOR = {WAIT_PROMPT: 'prompt stopped event', WAIT_SPEECH: 'speech event'}
 
 #: Default most events one instance may have queued for its worker.
@@ -138,12 +136,12 @@ class PendingCall:
         self.event: Optional[Dict[str, Any]] = None
         self.error: Optional[BaseException] = None
         self.done = False
-        self.keys: list = []
+        self.keys: List[Tuple[str, str]] = []
 
     def waiting_for(self) -> str:
         if self.response is None:
             return 'response'
-        return _WAITING_FOR.get(self.wait, 'response')
+        return _WAITING_FOR.get(self.wait or '', 'response')
 
 
 _ID_PREFIX = os.urandom(8).hex()
@@ -171,6 +169,8 @@ class Connection:
         conn_id: a short id used in log lines.
         timeouts: this instance's timeouts (a copy is kept).
         path: the request path the connection arrived on.
+        context: makes the object handlers receive first, from this engine
+            (the server passes :class:`~relaysync.Relay`).
         on_finished: called once the worker has ended (after close).
         own_worker: True (default) starts a worker thread at the first event;
             False leaves running the handlers to the caller's thread, which
@@ -187,12 +187,15 @@ class Connection:
     """
 
     def __init__(self, workflow: Any, transport: Transport, conn_id: str,
-                 timeouts: Optional[Timeouts] = None, path: str = '',
-                 on_finished: Any = None, own_worker: bool = True,
-                 on_handler_error: Any = None, on_closed: Any = None,
+                 timeouts: Optional[Timeouts] = None, path: str = '', *,
+                 context: Callable[['Connection'], Any],
+                 on_finished: Optional[Callable[['Connection'], None]] = None,
+                 own_worker: bool = True,
+                 on_handler_error: Optional[Callable[['Connection', str, BaseException],
+                                                     None]] = None,
+                 on_closed: Optional[Callable[['Connection'], None]] = None,
                  max_queued_events: int = DEFAULT_MAX_QUEUED_EVENTS,
                  max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES) -> None:
-        from .relay import Relay  # the context object handlers receive
         self.workflow = workflow
         self.transport = transport
         self.id = conn_id
@@ -221,9 +224,10 @@ class Connection:
         self.worker_thread: Optional[threading.Thread] = None
         #: The handler running now (its decorator, e.g. ``on_start``), else None.
         self.running_handler: Optional[str] = None
-        self._unhandled: set = set()  # event types already logged as having no handler
+        self._unhandled: Set[Tuple[str, ...]] = set()  # (type, filter values) logged as unhandled
         self._skips = 0               # messages skipped (malformed, not an event)
-        self.relay = Relay(self)
+        #: The handler context (a :class:`~relaysync.Relay`), made by ``context``.
+        self.relay = context(self)
         self._runner = HandlerRunner(self.relay, conn_id)
         # Wakes a worker that runs an event loop (coroutine handlers) after a put.
         self._wake: Optional[Callable[[], None]] = None
@@ -523,9 +527,8 @@ class Connection:
         elif ptype == 'failed':
             pending = self._waiters.get(key)
             if pending is not None:
-                self._event_arrived(key, msg, WorkflowException(
-                    f'{pending.request_type} (_id {pending.request_id}): playback failed '
-                    f'(prompt event type "failed")'))
+                self._event_arrived(key, msg, PlaybackFailed(pending.request_type,
+                                                             pending.request_id))
         elif ptype == 'started':
             pending = self._waiters.get(key)
             if pending is not None and pending.response is not None:

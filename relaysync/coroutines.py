@@ -40,12 +40,12 @@ import logging
 import sys
 import traceback
 import warnings
-from typing import Any, Awaitable, Callable, Dict, Generator, NoReturn, Optional, Sequence, Set
+from typing import Any, Callable, Coroutine, Dict, Generator, NoReturn, Optional, Sequence
 
 logger = logging.getLogger('relaysync.connection')
 
 
-class Done(collections.abc.Coroutine):
+class Done(collections.abc.Coroutine):  # type: ignore[type-arg]
     """A coroutine that is already complete: what :class:`AsyncRelay` actions return.
 
     ``await`` gives back the value at once; ``asyncio.create_task``,
@@ -236,7 +236,7 @@ def is_coroutine_handler(func: Callable[..., Any]) -> bool:
         wrappers (made with ``functools.wraps``) of any of these.
     """
     if inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-            getattr(func, '__call__', None)):
+            getattr(func, '__call__', None)):  # noqa: B004 - the method itself
         return True
     try:   # a plain wrapper (functools.wraps) around a coroutine function
         inner = inspect.unwrap(func)
@@ -359,7 +359,7 @@ class HandlerRunner:
         return result
 
     def serve(self, next_item: Callable[[], Any], set_wake: Callable[[Any], None],
-              handle: Callable[[Any], Awaitable[None]], stop: object) -> None:
+              handle: Callable[[Any], Coroutine[Any, Any, None]], stop: object) -> None:
         """Run this worker as an event loop until ``stop`` is dequeued.
 
         Args:
@@ -378,7 +378,8 @@ class HandlerRunner:
             set_wake(None)
 
     async def _serve(self, next_item: Callable[[], Any], set_wake: Callable[[Any], None],
-                     handle: Callable[[Any], Awaitable[None]], stop: object) -> None:
+                     handle: Callable[[Any], Coroutine[Any, Any, None]],
+                     stop: object) -> None:
         loop = asyncio.get_running_loop()
         ready = asyncio.Event()
 

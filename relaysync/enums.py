@@ -13,6 +13,7 @@ Example:
 """
 
 from enum import Enum
+from typing import Literal, Union
 
 
 class StrEnum(str, Enum):
@@ -160,6 +161,27 @@ class SubscribableEvent(StrEnum):
     HTTP_POST = 'http_post'
     """``on_http_post`` events."""
 
+
+# The closed sets as types: a member of the enum or its plain value.
+ButtonValue = Union[Button, Literal['action', 'channel']]
+"""A button: a :class:`Button` or its value."""
+TapsValue = Union[Taps, Literal['single', 'double', 'triple', 'long']]
+"""A number of taps: a :class:`Taps` or its value."""
+LedEffectValue = Union[LedEffect, Literal['rainbow', 'rotate', 'flash', 'breathe', 'static', 'off']]
+"""An LED effect: a :class:`LedEffect` or its value."""
+TimerTypeValue = Union[TimerType, Literal['timeout', 'interval']]
+"""A named timer's kind: a :class:`TimerType` or its value."""
+TimeoutTypeValue = Union[TimeoutType, Literal['ms', 'secs', 'mins', 'hrs']]
+"""A named timer's unit: a :class:`TimeoutType` or its value."""
+SubscribableEventValue = Union[SubscribableEvent, Literal['indoor_position', 'outdoor_position',
+                                                          'nfc_tap', 'http_post']]
+"""A kind of event to subscribe to: a :class:`SubscribableEvent` or its value."""
+PriorityValue = Union[NotificationPriority, Literal['normal', 'high', 'critical']]
+"""A push notification's priority: a :class:`NotificationPriority` or its value."""
+SoundValue = Union[NotificationSound, Literal['default', 'sos']]
+"""A push notification's sound: a :class:`NotificationSound` or its value."""
+HomeChannelValue = Literal['suspend', 'normal']
+"""What happens to the home channel while an interaction runs."""
 
 __all__ = ['StrEnum', 'Language', 'DeviceType', 'NotificationPriority', 'NotificationSound',
            'IncidentStatus', 'CallDirection', 'LedEffect', 'Button', 'Taps', 'TimerType',

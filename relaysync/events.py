@@ -16,6 +16,12 @@ server adds can be handled before relaysync knows it.
 import re
 from typing import Dict, NamedTuple, Optional, Tuple
 
+#: What a call waits for after its response, when it waits for an event too:
+#: the prompt ``stopped`` event of a playback (say/play_and_wait) ...
+WAIT_PROMPT = 'prompt'
+#: ... or the speech event answering a listen.
+WAIT_SPEECH = 'speech'
+
 _CALL = ('call_id', 'direction', 'device_id', 'device_name', 'uri', 'onnet')
 
 

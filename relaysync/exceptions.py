@@ -5,10 +5,15 @@ broadly or narrowly::
 
     RelaysyncError
     ├── ServerException          the server cannot be configured or started
-    └── WorkflowException        a workflow action failed (relay-py's name)
-        ├── ErrorResponse        the Relay server answered wf_api_error_response
-        ├── RelayTimeout         no answer within the call's timeout (also a TimeoutError)
-        └── ConnectionClosed     the connection is gone (also a ConnectionError)
+    ├── WorkflowException        a workflow action failed (relay-py's name)
+    │   ├── ErrorResponse        the Relay server answered wf_api_error_response
+    │   ├── RelayTimeout         no answer within the call's timeout (also a TimeoutError)
+    │   ├── ConnectionClosed     the connection is gone (also a ConnectionError)
+    │   ├── PlaybackFailed       say_and_wait/play_and_wait: the prompt event says "failed"
+    │   ├── TokenRefreshFailed   the HTTP API could not get a new access token
+    │   └── InvalidArgument      an argument is malformed; nothing was sent
+    │                            (also a TypeError and a ValueError)
+    └── SimulatorError           the simulator's own errors (relaysync.simulator)
 
 Code ported from relay-py that catches ``WorkflowException`` keeps working: every
 failure of a workflow action is a ``WorkflowException``, and every exception
@@ -69,10 +74,8 @@ class ServerException(RelaysyncError):
 class WorkflowException(RelaysyncError):
     """A workflow action failed.
 
-    Raised directly for invalid input (a trigger without a ``source_uri``,
-    ``get_number_var`` on an unset variable with no default) and when a
-    prompt ``failed`` during ``say_and_wait``/``play_and_wait``; its
-    subclasses say why a request to the Relay server failed.
+    Raised directly by ``get_number_var`` for an unset variable with no
+    default; its subclasses say what else went wrong.
     """
 
 
@@ -140,3 +143,50 @@ class ConnectionClosed(WorkflowException, ConnectionError):
         self.code = code
         self.reason = reason
         self.request_type = request_type
+
+
+class PlaybackFailed(WorkflowException):
+    """The device reported that a playback failed (a prompt event of type ``failed``).
+
+    Raised by ``say_and_wait`` and ``play_and_wait``.
+
+    Attributes:
+        request_type: the ``_type`` of the say or play request.
+        request_id: its ``_id``.
+    """
+
+    def __init__(self, request_type: str, request_id: str) -> None:
+        super().__init__(f'{request_type} (_id {request_id}): playback failed '
+                         f'(prompt event type "failed")')
+        self.request_type = request_type
+        self.request_id = request_id
+
+
+class TokenRefreshFailed(WorkflowException):
+    """The Relay auth server gave no new access token for a refresh token.
+
+    Raised by :func:`~relaysync.http_api.refresh_access_token`, and so by the
+    HTTP API calls that refresh an expired token.
+
+    Args:
+        message: what went wrong.
+        status: the HTTP status of the answer (None when it was 200 but held
+            no usable token).
+
+    Attributes:
+        status: the HTTP status, or None.
+    """
+
+    def __init__(self, message: str, status: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class InvalidArgument(WorkflowException, TypeError, ValueError):
+    """An argument is malformed, so nothing was sent.
+
+    A target that is not a Relay URN, a trigger without ``args.source_uri``,
+    an LED index out of range, a subscription without an event type...  Also
+    a ``TypeError`` and a ``ValueError``, so code that caught those keeps
+    working, and a ``WorkflowException``, as relay-py raised for a bad trigger.
+    """

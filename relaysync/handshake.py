@@ -234,7 +234,7 @@ def error_response(error: HandshakeError) -> bytes:
                          headers=error.headers)
 
 
-def json_response(status: int, payload: Dict, head_only: bool = False) -> bytes:
+def json_response(status: int, payload: Dict[str, Any], head_only: bool = False) -> bytes:
     """A JSON HTTP response (used for the health check)."""
     return http_response(status, json.dumps(payload).encode('utf-8'), 'application/json',
                          head_only=head_only)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 
 from .constants import AUTH_HOSTNAME, SERVER_HOSTNAME
-from .exceptions import WorkflowException
+from .exceptions import TokenRefreshFailed
 from .version import SERVER_NAME
 
 if TYPE_CHECKING:  # imported lazily: most workflows never call the HTTP API
@@ -71,7 +71,7 @@ def refresh_access_token(refresh_token: str, client_id: str, auth_url: Optional[
         The new ``access_token``.
 
     Raises:
-        WorkflowException: a status other than 200, or no ``access_token`` in
+        TokenRefreshFailed: a status other than 200, or no ``access_token`` in
             the answer.
         requests.RequestException: the request itself failed (network, timeout).
     """
@@ -81,14 +81,15 @@ def refresh_access_token(refresh_token: str, client_id: str, auth_url: Optional[
                              headers={'User-Agent': SERVER_NAME, 'Accept': 'application/json'},
                              timeout=timeout)
     if response.status_code != 200:
-        raise WorkflowException(f'unable to get access_token: {response.status_code}')
+        raise TokenRefreshFailed(f'unable to get access_token: {response.status_code}',
+                                 response.status_code)
     try:
         token = response.json()['access_token']
     except (ValueError, KeyError, TypeError):
-        raise WorkflowException('unable to get access_token: no access_token in the answer') \
+        raise TokenRefreshFailed('unable to get access_token: no access_token in the answer') \
             from None
     if not isinstance(token, str) or not token:
-        raise WorkflowException('unable to get access_token: empty access_token')
+        raise TokenRefreshFailed('unable to get access_token: empty access_token')
     return token
 
 
@@ -145,7 +146,7 @@ def trigger_workflow(access_token: str, refresh_token: str, client_id: str, work
         refresh), to keep for the next call.
 
     Raises:
-        WorkflowException: the token refresh after a 401 failed.
+        TokenRefreshFailed: the token refresh after a 401 failed.
         requests.RequestException: the request itself failed.
     """
     if isinstance(targets, str):
@@ -188,7 +189,7 @@ def fetch_device(access_token: str, refresh_token: str, client_id: str, subscrib
         document is ``response.json()``.
 
     Raises:
-        WorkflowException: the token refresh after a 401 failed.
+        TokenRefreshFailed: the token refresh after a 401 failed.
         requests.RequestException: the request itself failed.
     """
     return _with_refresh('GET', f'{_api(api_url)}/relaypro/api/v1/device/{user_id}', access_token,

@@ -33,7 +33,7 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Deque, Dict, List, Optional
+from typing import Any, Callable, Deque, Dict, List, Optional, cast
 
 from wsproto.connection import Connection as WsConnection
 from wsproto.connection import ConnectionState, ConnectionType
@@ -129,7 +129,8 @@ def _unsent(sock: socket.socket) -> Optional[int]:
     if _SIOCOUTQ is None:
         return None
     try:
-        return struct.unpack('i', fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b'\0\0\0\0'))[0]
+        unsent: int = struct.unpack('i', fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b'\0\0\0\0'))[0]
+        return unsent
     except (OSError, ValueError):
         return None
 
@@ -234,7 +235,8 @@ class Channel:
         self.failed = False           # failed connection: lingering close (see close)
         self.half_closed = False
         self.direct = not self.tls    # workers may write (send_text)
-        self.ws: Optional[WsConnection] = None
+        # Set by upgrade() or attach(), before the first frame.
+        self.ws: WsConnection = cast(WsConnection, None)
         self.conn: Any = None         # the engine Connection once upgraded
         self.parts: List[Any] = []    # fragments of the message being received
         self.size = 0
@@ -389,7 +391,7 @@ class Channel:
         self.update_interest()
         if not paused and self.state in (OPEN, CLOSING) and not self.failed:
             self._frames(b'')   # the frames received before the pause
-            if self.tls and not self.want_paused and self.sock.pending():
+            if self.tls and not self.want_paused and cast(ssl.SSLSocket, self.sock).pending():
                 self._read()    # bytes OpenSSL already decrypted never wake the selector
 
     def update_interest(self) -> None:
@@ -525,7 +527,7 @@ class Channel:
 
     def _tls_handshake(self) -> None:
         try:
-            self.sock.do_handshake()
+            cast(ssl.SSLSocket, self.sock).do_handshake()
         except ssl.SSLWantReadError:
             self.want_write = False
             self.update_interest()
@@ -542,7 +544,7 @@ class Channel:
         self.state = HTTP
         self.want_write = False
         self.update_interest()
-        if self.sock.pending():
+        if cast(ssl.SSLSocket, self.sock).pending():
             self._read()
 
     def _read(self) -> None:
@@ -567,7 +569,7 @@ class Channel:
             elif self.state in (OPEN, CLOSING):
                 self._frames(data)
             if (self.state == DONE or self.want_paused or self.held or not self.tls
-                    or not sock.pending()):
+                    or not cast(ssl.SSLSocket, sock).pending()):
                 return
 
     def _http(self, data: bytes) -> None:
@@ -787,7 +789,8 @@ class Channel:
             self._frames(b'')
         if not self.held:
             self.update_interest()
-            if self.tls and not self.want_paused and self.state != DONE and self.sock.pending():
+            if (self.tls and not self.want_paused and self.state != DONE
+                    and cast(ssl.SSLSocket, self.sock).pending()):
                 self._read()
 
     def _message(self, data: Any, binary: bool) -> None:

@@ -14,8 +14,8 @@ import ssl
 import sys
 import threading
 import time
-import traceback
 import weakref
+from types import FrameType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import handshake
@@ -23,6 +23,7 @@ from .connection import (DEFAULT_MAX_QUEUED_BYTES, DEFAULT_MAX_QUEUED_EVENTS, Co
                          current_connection)
 from .exceptions import ServerException
 from .reactor import Channel, IOLimits, Reactor
+from .relay import Relay
 from .timeouts import Timeouts
 from .version import SERVER_NAME, __version__
 
@@ -39,7 +40,7 @@ DEFAULT_MAX_CONNECTIONS = 4096
 DEFAULT_MAX_SEND_BUFFER = 4 * 1024 * 1024
 
 
-class FallbackHandler(logging.StreamHandler):
+class FallbackHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes ``relaysync`` records to stderr only while the application has
     configured no logging of its own (the root logger has no handler), so an
     explicit ``log_level`` is visible in a bare script and never duplicated
@@ -94,7 +95,7 @@ def _number(name: str, value: Any, minimum: float = 0, allow_none: bool = False)
 
 def _importing() -> bool:
     """Whether the calling code runs as part of an import (a module's top level)."""
-    frame = sys._getframe(2)
+    frame: Optional[FrameType] = sys._getframe(2)
     for _ in range(200):
         if frame is None:
             return False
@@ -375,7 +376,8 @@ class Server:
                 self._counter += 1
                 conn_id = f'c{self._counter}'
                 conn = Connection(workflow, transport, conn_id, self.timeouts, path,
-                                  on_finished=self._connection_finished, own_worker=own_worker,
+                                  context=Relay, on_finished=self._connection_finished,
+                                  own_worker=own_worker,
                                   on_handler_error=self._handler_error,
                                   on_closed=self._connection_closed,
                                   max_queued_events=self.max_queued_events,
@@ -499,7 +501,8 @@ class Server:
                 from .wsgi import EmbeddedIO
                 self._embedded = EmbeddedIO()
                 EMBEDDED_SERVERS.add(self)
-            return self._embedded.get(self)
+            reactor: Reactor = self._embedded.get(self)
+            return reactor
 
     def wsgi_app(self, app: Any = None) -> Any:
         """Serve this server's workflows from a WSGI app.

@@ -12,12 +12,15 @@ always sent on device-info queries, the default vibration pattern, a single list
 phrase wrapped in a list ...) and relay-js for the extras relay-py lacks.
 """
 
+import json
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import pytest
 
 import relaysync
 from relaysync import Relay, WorkflowException
+from relaysync.actions import ACTIONS, NOTHING
+from relaysync.codec import decode
 from peer import DEVICE, INTERACTION
 
 T = DEVICE
@@ -470,8 +473,8 @@ CASES = [
          req('get_var', name='n'), {'value': 'v'}, Computed(lambda ex: ex[0][1])),
     case('target_uris_dict_with_string', lambda r: r.say({'uris': T}, 'x'),
          req('say', _target=TG, text='x', lang='en-US'), {'id': 'p'}, 'p'),
-    case('target_not_a_urn', lambda r: r.say(5, 'x'), raises=TypeError),
-    case('target_empty_list', lambda r: r.say([], 'x'), raises=ValueError),
+    case('target_not_a_urn', lambda r: r.say(5, 'x'), raises=relaysync.InvalidArgument),
+    case('target_empty_list', lambda r: r.say([], 'x'), raises=relaysync.InvalidArgument),
     case('target_empty_string', lambda r: r.say('', 'x'), raises=TypeError),
     # A None or non-URN target is refused before anything is sent.
     case('target_none', lambda r: r.say(None, 'x'), raises=TypeError),
@@ -498,6 +501,31 @@ def test_every_public_action_is_in_the_table():
     missing = sorted(n for n in names if not any(i == n or i.startswith(n + '_')
                                                   for i in covered))
     assert missing == []
+
+
+def test_the_cases_agree_with_the_action_table():
+    """Each row of relaysync.actions.ACTIONS has cases here, and what those cases
+    expect (request type, fields, the response field returned) is what the row
+    says; the cases themselves spell the JSON out by hand, as relay-py sends it."""
+    def owner(case_id):
+        names = [n for n in ACTIONS if case_id == n or case_id.startswith(n + '_')]
+        return max(names, key=len) if names else None
+
+    for name, action in ACTIONS.items():
+        cases = [c for c in CASES if owner(c.id) == name and c.steps]
+        assert cases, f'no wire-format case for {name}'
+        allowed = {f.name for f in action.fields} | ({'_target'} if action.target else set())
+        for case in cases:
+            for step in case.steps:
+                assert step.request['_type'] == f'wf_api_{action.request}_request', case.id
+                assert set(step.request) - {'_type'} <= allowed, case.id
+            response = case.steps[0].response
+            if action.returns and isinstance(response, dict) and action.returns in response \
+                    and action.waits != NOTHING and case.raises is None \
+                    and not isinstance(case.returns, Computed) and name != 'get_mapped_var':
+                sent = decode(json.dumps(response))[action.returns]  # char codes become text
+                assert case.returns == sent or name.startswith(
+                    ('get_number', 'get_boolean', 'get_array')), case.id
 
 
 @pytest.mark.parametrize('case', CASES, ids=[c.id for c in CASES])
@@ -560,6 +588,19 @@ def test_option_builders():
     assert Relay.led_info() == {}
     assert Relay.led_info(rotations=0, colors={'1': 'fff'}) == {'rotations': 0,
                                                                  'colors': {'1': 'fff'}}
+
+
+def test_invalid_arguments_are_precise_and_compatible():
+    """InvalidArgument: a WorkflowException (as relay-py raised for a bad
+    trigger) and the TypeError/ValueError earlier versions raised."""
+    for call in (lambda: relaysync.make_target(None), lambda: relaysync.make_target([]),
+                 lambda: Relay.make_target_uris({'type': 'x'})):
+        with pytest.raises(relaysync.InvalidArgument) as info:
+            call()
+        error = info.value
+        assert isinstance(error, (WorkflowException, TypeError, ValueError))
+        assert isinstance(error, TypeError) and isinstance(error, ValueError)
+        assert error.message == str(error)
 
 
 def test_make_target():

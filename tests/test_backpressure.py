@@ -298,7 +298,8 @@ def test_bytes_beyond_the_limit_pause_reading(serve):
     with RawClient(served.port, '/wf') as client:
         start_event(client)
         for i in range(40):
-            client.send_json({'_type': 'wf_api_timer_fired_event', 'name': f'{i:03d}' + 'n' * 20_000})
+            client.send_json({'_type': 'wf_api_timer_fired_event',
+                              'name': f'{i:03d}' + 'n' * 20_000})
         conn = wait_until(lambda: served.server._connections and connection_of(served.server))
         wait_until(lambda: conn._reading_paused, BOUND)
         time.sleep(0.3)

@@ -272,7 +272,7 @@ def test_async_relay_facade():
     assert facade.relay.value == 9
     assert 'action' in dir(facade)
     with pytest.raises(AttributeError):
-        facade.missing
+        facade.missing  # noqa: B018 - the attribute access is the test
 
 
 async def _await(awaitable):
@@ -405,7 +405,6 @@ def test_keyboard_interrupt_from_a_plain_handler_does_not_end_the_worker(runner)
 
 def test_a_task_that_ignores_cancellation_does_not_hold_the_instance(served, caplog):
     wf = served.workflow
-    finished = threading.Event()
 
     async def stubborn():
         for _ in range(100):

@@ -55,6 +55,7 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 import pytest
 
 import relaysync
+from relaysync.actions import ACTIONS, NOTHING, describe
 from relaysync.events import EVENTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -318,7 +319,8 @@ def test_skipped_blocks_are_few() -> None:
 
 
 # --------------------------------------------------------------- doctests
-@pytest.mark.parametrize('module', ['relaysync.urns', 'relaysync.relay', 'relaysync.timeouts'])
+@pytest.mark.parametrize('module', ['relaysync.urns', 'relaysync.targets', 'relaysync.actions',
+                                    'relaysync.timeouts'])
 def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.failed == 0 and result.attempted > 0, result
@@ -421,7 +423,9 @@ def test_docstring_literal_blocks(where: str, code: str, tmp_path: Path) -> None
 
 
 # ----------------------------------------------------- reference coverage
-REFERENCE_MODULES = ['relaysync', 'relaysync.workflow', 'relaysync.relay', 'relaysync.server',
+REFERENCE_MODULES = ['relaysync', 'relaysync.workflow', 'relaysync.registry', 'relaysync.relay',
+                     'relaysync.actions', 'relaysync.targets', 'relaysync.options',
+                     'relaysync.server',
                      'relaysync.exceptions', 'relaysync.timeouts', 'relaysync.urns',
                      'relaysync.http_api', 'relaysync.wsgi', 'relaysync.gunicorn_conf',
                      'relaysync.constants', 'relaysync.version', 'relaysync.enums',
@@ -484,19 +488,36 @@ def public_objects(modules: List[str] = REFERENCE_MODULES) -> List[Tuple[str, An
     return found
 
 
+def shared_arguments(owner: Any) -> set:
+    """The arguments a class docstring describes once for all its methods
+    (``* ``name``: ...`` items), as :class:`relaysync.Relay` does for ``target``."""
+    return set(re.findall(r'^\* ``(\w+)``:', inspect.getdoc(owner) or '', re.M))
+
+
 def _callable_problems(qual: str, func: Any, owner: Any = None) -> List[str]:
+    """A method's arguments may also be described in its summary (````name````) or
+    once on its class (:func:`shared_arguments`); a Relay action's result may
+    be the one its row of the action table names, or its summary may say it
+    (``The ...``, ``Whether ...``, ``... returns ...``)."""
     doc = inspect.getdoc(func)
     if not doc:
         return [f'{qual}: no docstring']
     problems = []
     params = [p for p in inspect.signature(func).parameters if p not in ('self', 'cls')]
-    missing = [p for p in params if p not in documented_names(doc)]
+    described = documented_names(doc)
+    if owner is not None:
+        described |= shared_arguments(owner) | set(re.findall(r'``(\w+)``', doc))
+    missing = [p for p in params if p not in described]
     if missing:
         problems.append(f'{qual}: arguments not described: {missing}')
     returns = inspect.signature(func).return_annotation
     sections = ('Returns:', 'Yields:') if inspect.isgeneratorfunction(func) else ('Returns:',)
+    summary = doc.split('\n\n')[0]
+    said = owner is not None and (
+        getattr(ACTIONS.get(func.__name__), 'returns', '') or 'return' in summary
+        or summary.startswith(('The ', 'Whether ', 'Wrap ', 'Read ')))
     if returns not in (None, 'None', inspect.Signature.empty) \
-            and not any(s in doc for s in sections):
+            and not any(s in doc for s in sections) and not said:
         problems.append(f'{qual}: no {" or ".join(s[:-1] for s in sections)} section')
     return problems
 
@@ -534,7 +555,7 @@ def docstring_problems(modules: List[str]) -> List[str]:
             if isinstance(member, (staticmethod, classmethod)):
                 member = member.__func__
             if inspect.isfunction(member):
-                problems.extend(_callable_problems(f'{qual}.{name}', member))
+                problems.extend(_callable_problems(f'{qual}.{name}', member, obj))
     return problems
 
 
@@ -586,37 +607,7 @@ def test_event_table_matches_the_workflow_decorators() -> None:
     assert wired <= {n[3:] for n in decorators}
 
 
-# ------------------------------------- each action sends what it documents
-def _request_doc(doc: str) -> Tuple[Optional[str], Optional[set]]:
-    """The request type a docstring says is sent, and its documented fields."""
-    flat = ' '.join(doc.split())
-    found = re.search(r'``(wf_api_\w+_request)``(?:\s*``(\{.*)|)', flat)
-    if not found:
-        return None, None
-    fields = None
-    if found.group(2):
-        text, depth, end = found.group(2), 0, 0
-        for end, char in enumerate(text):
-            depth += char == '{'
-            depth -= char == '}'
-            if depth == 0:
-                break
-        inner, depth, parts, current = text[1:end], 0, [], ''
-        for char in inner:
-            if char in '{[':
-                depth += 1
-            elif char in '}]':
-                depth -= 1
-            if char == ',' and depth == 0:
-                parts.append(current)
-                current = ''
-            else:
-                current += char
-        parts.append(current)
-        fields = {p.split(':')[0].strip() for p in parts if p.strip()}
-    return found.group(1), fields
-
-
+# ------------------------------------- each action sends what its table row says
 def deprecated(action: Any, *args: Any) -> Any:
     with pytest.warns(DeprecationWarning):
         return action(*args)
@@ -722,9 +713,11 @@ def _action_calls(relay: relaysync.Relay, me: str, bob: str, here: str) -> Dict[
     return calls
 
 
-def test_every_action_sends_the_request_its_docstring_names(relay_simulator) -> None:
+def test_every_action_sends_what_its_table_row_says(relay_simulator) -> None:
     """Run every Relay method against the simulator; compare what reached the
-    simulated Relay server with the request and fields its docstring names."""
+    simulated Relay server with its row of the action table (request type and
+    fields, with every optional argument given); methods without a row send
+    nothing and say so."""
     methods = sorted(n for n, m in vars(relaysync.Relay).items()
                      if not n.startswith('_') and (inspect.isfunction(m)
                                                    or isinstance(m, staticmethod)))
@@ -766,23 +759,31 @@ def test_every_action_sends_the_request_its_docstring_names(relay_simulator) -> 
 
     problems = []
     for name in methods:
-        doc = inspect.getdoc(getattr(relaysync.Relay, name))
-        request_type, fields = _request_doc(doc)
         messages = sent[name]
-        if request_type is None:
+        action = ACTIONS.get(name)
+        if name == 'request':
+            assert [m['_type'] for m in messages] == ['wf_api_get_var_request']
+            continue
+        if action is None:
+            doc = inspect.getdoc(getattr(relaysync.Relay, name))
             if 'Nothing is sent' not in doc:
-                problems.append(f'{name}: the docstring names no request')
+                problems.append(f'{name}: no row in the action table, and no "Nothing is sent"')
             elif messages:
                 problems.append(f'{name}: documented as sending nothing, sent {messages}')
             continue
         types = {m.get('_type') for m in messages}
-        if types != {request_type}:
-            problems.append(f'{name}: documented {request_type}, sent {sorted(types)}')
+        if types != {f'wf_api_{action.request}_request'}:
+            problems.append(f'{name}: the table says {action.request}, sent {sorted(types)}')
             continue
-        if fields is not None and name != 'request':
-            keys = set(messages[0]) - {'_id', '_type'}
+        fields = {f.name for f in action.fields} | ({'_target'} if action.target else set())
+        for message in messages:
+            keys = set(message) - {'_id', '_type'}
             if keys != fields:
-                problems.append(f'{name}: documented fields {sorted(fields)}, sent {sorted(keys)}')
+                problems.append(f'{name}: the table says {sorted(fields)}, sent {sorted(keys)}')
+        if action.waits == NOTHING:
+            continue
+        described = describe(name)
+        assert f'``wf_api_{action.request}_request``' in described, described
     assert not problems, '\n'.join(problems)
 
 
@@ -807,6 +808,15 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
         if not name.startswith('_') and (inspect.isfunction(member)
                                          or isinstance(member, (staticmethod, property))):
             assert f'id="relaysync.Relay.{name}"' in relay_page, name
+    # Each action's entry renders its row of the action table and what it raises.
+    for name, action in ACTIONS.items():
+        entry = relay_page.split(f'id="relaysync.Relay.{name}"', 1)[1]
+        entry = entry.split('id="relaysync.Relay.', 1)[0]
+        assert f'wf_api_{action.request}_request' in entry, name
+        if action.returns:
+            assert f'<code>{action.returns}</code>' in entry, name
+        if action.waits != NOTHING:
+            assert 'RelayTimeout' in entry and 'ConnectionClosed' in entry, name
     workflow_page = (site / 'reference' / 'workflow' / 'index.html').read_text(encoding='utf-8')
     for name in dir(relaysync.Workflow):
         if name.startswith('on_'):

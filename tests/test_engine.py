@@ -432,7 +432,7 @@ def test_response_for_unknown_id_is_not_dispatched(served):
 
 def test_binary_frames_are_ignored(runner):
     with runner.start(lambda r: r.get_var('x')) as job:
-        job.peer.ws.send(b'\x00\x01binary')
+        job.peer.ws.send_bytes(b'\x00\x01binary')
         job.peer.respond(job.peer.expect('wf_api_get_var_request'), value='ok')
         assert job.result() == 'ok'
 

@@ -13,7 +13,8 @@ import pytest
 import requests
 
 import relaysync
-from relaysync import WorkflowException, fetch_device, refresh_access_token, trigger_workflow
+from relaysync import (TokenRefreshFailed, WorkflowException, fetch_device, refresh_access_token,
+                       trigger_workflow)
 
 ACCESS = 'access-token-OLD-7f3a9'
 NEW_ACCESS = 'access-token-NEW-c41d2'
@@ -172,10 +173,10 @@ def test_other_error_statuses_are_returned(api):
                                    (200, {'no_token': 'here'}),
                                    (200, b'not json'),
                                    (200, {'access_token': ''})])
-def test_refresh_failure_raises_workflow_exception(api, reply):
+def test_refresh_failure_raises_token_refresh_failed(api, reply):
     api.valid_token = NEW_ACCESS
     api.token_reply = reply
-    with pytest.raises(WorkflowException, match='access_token'):
+    with pytest.raises(TokenRefreshFailed, match='access_token'):
         trigger_workflow(ACCESS, REFRESH, CLIENT, WORKFLOW, SUBSCRIBER, USER, [USER],
                          **urls(api))
     assert [s.path for s in api.seen] == [f'/ibot/workflow/{WORKFLOW}', '/oauth2/token']
@@ -227,8 +228,9 @@ def test_fetch_device_refreshes_and_retries_with_get(api):
 def test_fetch_device_refresh_failure(api):
     api.valid_token = NEW_ACCESS
     api.token_reply = (401, {'error': 'bad refresh token'})
-    with pytest.raises(WorkflowException, match='401'):
+    with pytest.raises(TokenRefreshFailed, match='401') as info:
         fetch_device(ACCESS, REFRESH, CLIENT, SUBSCRIBER, USER, **urls(api))
+    assert isinstance(info.value, WorkflowException) and info.value.status == 401
 
 
 # ---------------------------------------------------------- refresh directly

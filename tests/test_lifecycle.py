@@ -6,12 +6,11 @@ step the race needs to interleave with (building the 101 response), and the
 test checks what the peer received.
 """
 
-import json
 import logging
 import socket
 import threading
 import time
-from typing import Any, Dict, List
+from typing import Any, List
 
 import pytest
 
@@ -19,8 +18,8 @@ import relaysync
 import relaysync.wsgi
 from relaysync import handshake
 from conftest import wait_until
-from peer import DEVICE, HandshakeRejected, RelayPeer, http_exchange, http_request, upgrade_request
-from rawws import OP_CLOSE, RawClient, read_json
+from peer import DEVICE, RelayPeer, http_exchange, http_request, upgrade_request
+from rawws import OP_CLOSE, RawClient
 
 BOUND = 5.0
 

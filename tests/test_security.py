@@ -192,12 +192,10 @@ def test_tls_sockets_are_only_ever_touched_by_the_io_thread(serve, tls_files, cl
         user.start()
 
         def chatter():  # the peer sends events and pings while requests flow
-            from wsproto.events import Ping
             for index in range(button_count):
                 peer.event('wf_api_button_event', button='action', taps=f't{index}')
                 if index % 10 == 0:
-                    with peer.ws._send_lock:
-                        peer.ws.sock.sendall(peer.ws.ws.send(Ping(b'ping %d' % index)))
+                    peer.ws.send_ping(b'ping %d' % index)
         noisy = threading.Thread(target=chatter, daemon=True)
         noisy.start()
         expected = 6 * calls_per_thread

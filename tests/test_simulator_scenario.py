@@ -204,3 +204,19 @@ def test_call_answer_and_hang_up_steps(relay_simulator):
     assert wf.log[0] == ('asked', bob)
     assert sorted(wf.log[1:3]) == [('connected', 'inbound'), ('connected', 'outbound')]
     assert sorted(wf.log[3:]) == [('ended', 'inbound', 'hangup'), ('ended', 'outbound', 'hangup')]
+
+
+def test_the_simulators_errors_are_relaysync_errors():
+    """One root for everything relaysync raises, the simulator included; each
+    keeps the builtin it was (ValueError, ConnectionError, TimeoutError)."""
+    from relaysync.simulator import (HandshakeFailed, SimulationTimeout, SimulatorError,
+                                     WorkflowCrashed)
+    assert issubclass(SimulatorError, relaysync.RelaysyncError)
+    for cls, builtin in ((ScenarioError, ValueError), (HandshakeFailed, ConnectionError),
+                         (SimulationTimeout, TimeoutError), (WorkflowCrashed, Exception)):
+        assert issubclass(cls, SimulatorError) and issubclass(cls, builtin), cls
+    with pytest.raises(relaysync.RelaysyncError) as info:
+        Scenario({'devices': 'not a list'})
+    assert isinstance(info.value, ValueError) and info.value.message == str(info.value)
+    error = HandshakeFailed('ws://x refused the WebSocket upgrade: HTTP 404', 404)
+    assert error.status == 404 and error.message.endswith('404')

@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+import relaysync
 from relaysync import ConnectionClosed, ErrorResponse, RelayTimeout, WorkflowException
 from conftest import wait_until
 from peer import INTERACTION as IT
@@ -79,14 +80,16 @@ def test_prompt_id_as_char_codes(runner):
         assert job.result() == request['_id']
 
 
-def test_failed_prompt_raises_workflow_exception(runner):
+def test_failed_prompt_raises_playback_failed(runner):
+    """A precise class, still the WorkflowException relay-py raised, with .message."""
     with runner.start(lambda r: r.say_and_wait(IT, 'hello')) as job:
         request = job.peer.expect('wf_api_say_request')
         job.peer.respond(request, id=request['_id'])
         job.peer.prompt(request['_id'], 'failed')
         exc = job.exception()
-    assert type(exc) is WorkflowException
-    assert 'failed' in str(exc) and 'wf_api_say_request' in str(exc)
+    assert type(exc) is relaysync.PlaybackFailed and isinstance(exc, WorkflowException)
+    assert 'failed' in exc.message and 'wf_api_say_request' in str(exc)
+    assert exc.request_type == 'wf_api_say_request' and exc.request_id == request['_id']
 
 
 def test_say_and_wait_error_response(runner):

@@ -22,7 +22,8 @@ my_workflow.py --ui``, :meth:`Simulator.serve_ui`, or ``pytest --relay-ui``.
 """
 
 from .devices import Group, LedChange, Notification, VirtualDevice
-from .run import (Run, SimulationTimeout, SimulatorError, WorkflowCrashed)
+from .errors import SimulatorError
+from .run import Run, SimulationTimeout, WorkflowCrashed
 from .scenario import Scenario, ScenarioError
 from .simulator import Simulator
 from .transcript import Entry

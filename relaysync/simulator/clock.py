@@ -15,7 +15,9 @@ import logging
 import math
 import threading
 import time
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, cast
+
+T = TypeVar('T')
 
 logger = logging.getLogger('relaysync.simulator.clock')
 
@@ -41,7 +43,7 @@ class Clock:
                 or not math.isfinite(time_scale) or time_scale <= 0:
             raise ValueError(f'time_scale must be a positive number, got {time_scale!r}')
         self.time_scale = float(time_scale)
-        self._heap: List[Tuple[float, int, Callable[[], Any]]] = []
+        self._heap: List[Tuple[float, int, 'Handle']] = []
         self._seq = itertools.count()
         self._cond = threading.Condition()
         self.changed = threading.Condition()
@@ -83,7 +85,7 @@ class Clock:
         """Run ``task`` on the clock thread as soon as possible (after earlier tasks)."""
         return self.call_later(0.0, task)
 
-    def run_sync(self, task: Callable[[], Any], timeout: float = 10.0) -> Any:
+    def run_sync(self, task: Callable[[], T], timeout: float = 10.0) -> T:
         """Run ``task`` on the clock thread and return its result (or raise its
         exception).  Runs it directly when called from the clock thread.
 
@@ -92,7 +94,7 @@ class Clock:
         """
         if threading.current_thread() is self._thread:
             return task()
-        box: dict = {}
+        box: Dict[str, Any] = {}
         done = threading.Event()
 
         def wrapper() -> None:
@@ -107,7 +109,7 @@ class Clock:
             raise TimeoutError('the simulator clock did not run the task in time')
         if 'error' in box:
             raise box['error']
-        return box.get('value')
+        return cast(T, box.get('value'))
 
     def next_due(self) -> Optional[float]:
         """When the next task not cancelled is due, or None when none is queued.

@@ -19,7 +19,7 @@ import os
 import subprocess
 import threading
 import time
-from typing import Any, Dict, List, Optional, TextIO, Tuple
+from typing import Any, Callable, Dict, List, Optional, TextIO, Tuple
 
 from .explain import WAITING, Finding, explain, unplayed
 from .explain import report as explain_report
@@ -303,10 +303,10 @@ def build_scenario(opts: Any) -> Scenario:
     if opts.pace:
         options['pace'] = True
     if opts.slow:
-        slow = dict(options.get('slow', {}))
-        for name, seconds in _pairs(opts.slow, '--slow').items():
+        slow: Dict[str, Any] = dict(options.get('slow', {}))
+        for name, text in _pairs(opts.slow, '--slow').items():
             try:
-                slow[name] = float(seconds)
+                slow[name] = float(text)
             except ValueError:
                 raise ScenarioError(f'--slow {name}: seconds must be a number') from None
         options['slow'] = slow
@@ -315,19 +315,23 @@ def build_scenario(opts: Any) -> Scenario:
 
 
 # ------------------------------------------------------------- running
-def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
+def simulate(opts: Any, stdin: TextIO, out: TextIO,
+             page: Optional[Callable[..., int]] = None) -> int:
     """Carry out ``relaysync simulate``: start the program (or connect to
     ``--url``), run the scenario, print the transcript and the result.
 
     With ``--ui`` the run is shown on the simulator page, which a person
-    uses until they quit (see :func:`relaysync.simulator.ui.cli.serve_page`).
-    The simulator and the program are always stopped before it returns.
+    uses until they quit (``page``).  The simulator and the program are
+    always stopped before it returns.
 
     Args:
         opts: the parsed options of ``relaysync simulate`` (the namespace made
             by :func:`relaysync.cli.build_parser`).
         stdin: where ``--interactive`` commands are read.
         out: where the transcript and the result are printed.
+        page: what serves the page for ``--ui``:
+            :func:`relaysync.simulator.ui.cli.serve_page` (``relaysync.cli``
+            passes it; this module does not import the page, which imports it).
 
     Returns:
         The exit code: 0 the workflow terminated cleanly; 1 it failed; 2 a
@@ -397,8 +401,10 @@ def simulate(opts: Any, stdin: TextIO, out: TextIO) -> int:
         sim_holder.append(sim)
         sim.listeners.append(printer.entry)
         if opts.ui:
-            from .ui.cli import serve_page
-            return serve_page(opts, printer, scenario, sim, program, timeout)
+            if page is None:
+                raise ValueError('--ui needs the page: pass page=relaysync.simulator.ui.cli.'
+                                 'serve_page')
+            return page(opts, printer, scenario, sim, program, timeout)
         started = time.monotonic()
         session = None
         scenario.setup(sim)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 from urllib.parse import parse_qs
 
 from .. import urns
+from ..actions import field_kinds, targeted
 
 _MISSING = object()
 
@@ -65,7 +66,7 @@ class RequestContext:
         """Add fields to the response (``wf_api_<name>_response``)."""
         self.response.update(fields)
 
-    def then(self, action: Callable[[], Any], delay: float = 0.0) -> None:
+    def then(self, action: Callable[..., Any], delay: float = 0.0) -> None:
         """Run ``action`` on the clock thread ``delay`` simulated seconds after
         the response has been sent (0: right after it, in the order queued)."""
         self.followups.append((delay, action))
@@ -76,15 +77,31 @@ class RequestContext:
         self.delay = max(self.delay, seconds)
 
     # ---------------------------------------------------------------- fields
-    def field(self, key: str, kind: Any = str, default: Any = _MISSING,
+    def validate(self) -> None:
+        """Check the request against the action table (:mod:`relaysync.actions`)
+        before its handler runs: each field the table describes, when present,
+        has the JSON type the table gives it, and a request the table sends with
+        a ``_target`` has one.
+
+        Raises:
+            Refused: a field of the wrong type, or no ``_target``.
+        """
+        for key in field_kinds(self.name):
+            if key in self.msg:
+                self.field(key)
+        if targeted(self.name) and self.msg.get('_target') is None:
+            raise Refused(f'{self.name}: missing _target')
+
+    def field(self, key: str, kind: Any = None, default: Any = _MISSING,
               choices: Optional[Tuple[Any, ...]] = None) -> Any:
         """Read a payload field, checking its JSON type.
 
         Args:
             key: the field name.
             kind: the expected Python type(s) (``str``, ``int``, ``bool``,
-                ``list``, ``dict`` or a tuple of them).  ``int`` does not
-                accept booleans.
+                ``list``, ``dict`` or a tuple of them); default: the type the
+                action table gives the field (``str`` for a field it does not
+                know).  ``int`` does not accept booleans.
             default: returned when the field is absent; without it the field
                 is required.
             choices: allowed values.
@@ -97,6 +114,8 @@ class RequestContext:
                 raise Refused(f'{self.name}: missing required field "{key}"')
             return default
         value = self.msg[key]
+        if kind is None:
+            kind = field_kinds(self.name).get(key, str)
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if isinstance(value, bool) and bool not in kinds:
             ok = False

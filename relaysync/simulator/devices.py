@@ -12,9 +12,10 @@ actions run on the simulator's clock thread and return once done.
 Create devices with :meth:`relaysync.simulator.Simulator.device`.
 """
 
-from typing import Any, Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from .. import urns
+from . import device_events
 from .transcript import Entry
 
 #: The device types the Relay server reports (``get_device_info`` query ``type``).
@@ -178,7 +179,7 @@ class VirtualDevice:
         self.vibrations: List[List[int]] = []
         self.notifications: List[Notification] = []
         self.said: List[Optional[str]] = []
-        self.pressed: List[tuple] = []
+        self.pressed: List[Tuple[str, str]] = []
         self.log: List[Entry] = []
         self.sip: Optional[Dict[str, Any]] = None
         self.subscribers: Dict[str, List[Any]] = {}
@@ -235,7 +236,7 @@ class VirtualDevice:
         if button not in BUTTONS or taps not in TAPS:
             raise ValueError(f'press(button, taps): button is one of {BUTTONS}, taps one of '
                              f'{TAPS}; got {button!r}, {taps!r}')
-        return self._sim.clock.run_sync(lambda: self._sim.press(self, button, taps))
+        return bool(self._sim.clock.run_sync(lambda: self._sim.press(self, button, taps)))
 
     def say(self, text: Optional[str]) -> bool:
         """Speak (push-to-talk): answers the listen in progress on this device,
@@ -249,7 +250,7 @@ class VirtualDevice:
             True when it answered a listen in progress (the workflow gets
             ``wf_api_speech_event``), False when queued.
         """
-        return self._sim.clock.run_sync(lambda: self._sim.speak(self, text))
+        return bool(self._sim.clock.run_sync(lambda: self._sim.speak(self, text)))
 
     def acknowledge(self, name: Optional[str] = None) -> bool:
         """Acknowledge the latest active alert.
@@ -262,7 +263,7 @@ class VirtualDevice:
             True when an alert was acknowledged (the workflow gets an
             ``ack_event`` notification event), False when none was active.
         """
-        return self._sim.clock.run_sync(lambda: self._sim.acknowledge(self, name))
+        return bool(self._sim.clock.run_sync(lambda: self._sim.acknowledge(self, name)))
 
     def answer(self, call_id: Optional[str] = None) -> bool:
         """Answer a ringing incoming call.
@@ -277,7 +278,8 @@ class VirtualDevice:
             True when a call was answered; False when the device has no such
             call ringing for it.
         """
-        return self._sim.clock.run_sync(lambda: self._sim.calls.answer_by_device(self, call_id))
+        calls = self._sim.calls
+        return bool(self._sim.clock.run_sync(lambda: calls.answer_by_device(self, call_id)))
 
     def hang_up(self, call_id: Optional[str] = None) -> bool:
         """Hang up (or decline) the device's call.
@@ -293,7 +295,8 @@ class VirtualDevice:
         Returns:
             True when a call was ended; False when the device has no such call.
         """
-        return self._sim.clock.run_sync(lambda: self._sim.calls.hang_up_by_device(self, call_id))
+        calls = self._sim.calls
+        return bool(self._sim.clock.run_sync(lambda: calls.hang_up_by_device(self, call_id)))
 
     def request_call(self, uri: str) -> bool:
         """Ask the assistant to call someone.
@@ -308,7 +311,7 @@ class VirtualDevice:
             True when sent; False when no workflow run is live (or its
             connection is gone).
         """
-        return self._sim.clock.run_sync(lambda: self._sim.request_call(self, uri))
+        return bool(self._sim.clock.run_sync(lambda: self._sim.request_call(self, uri)))
 
     # ------------------------------------- events of subscriptions (clock thread)
     def position(self, position_metadata: Any, position_tags: Optional[List[str]] = None,
@@ -331,8 +334,7 @@ class VirtualDevice:
         Raises:
             ValueError: ``transition`` is neither ``entry`` nor ``exit``.
         """
-        from .handlers import subscriptions
-        fields = subscriptions.position_fields(position_metadata, position_tags, transition)
+        fields = device_events.position_fields(position_metadata, position_tags, transition)
         return self._emit('position', fields)
 
     def geofence(self, geofence_label: Any, transition: str = 'entry') -> bool:
@@ -351,8 +353,7 @@ class VirtualDevice:
         Raises:
             ValueError: ``transition`` is neither ``entry`` nor ``exit``.
         """
-        from .handlers import subscriptions
-        return self._emit('geofence', subscriptions.geofence_fields(geofence_label, transition))
+        return self._emit('geofence', device_events.geofence_fields(geofence_label, transition))
 
     def nfc_tap(self, uid: str, tag_content: Any = '', counter: Optional[str] = None) -> bool:
         """Tap a Relay NFC tag.
@@ -393,13 +394,12 @@ class VirtualDevice:
                                          'query': query})
 
     def _emit(self, event: str, fields: Any) -> bool:
-        from .handlers import subscriptions
 
         def send() -> bool:
             values = fields() if callable(fields) else fields
-            return subscriptions.emit(self, event, values,
-                                      subscriptions.describe(event, values))
-        return self._sim.clock.run_sync(send)
+            return device_events.emit(self, event, values,
+                                      device_events.describe(event, values))
+        return bool(self._sim.clock.run_sync(send))
 
     # ------------------------------------------------------------- waiting
     def wait_until_heard(self, text: str, timeout: float = 5.0) -> bool:
@@ -493,3 +493,12 @@ class Interaction:
 
     def __repr__(self) -> str:
         return f'<Interaction {self.name!r} on {self.device.name} ({self.state})>'
+
+
+#: The ``args`` each trigger type starts with, besides ``source_uri`` (``Simulator.trigger``).
+TRIGGER_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    'button': {'action': 'action_button_single_tap'},
+    'phrase': {'phrase': 'hello', 'spillover': ''},
+    'http': {'args': {}},
+    'nfc': {'uid': '04a2b3c4d5e6f7', 'nfc_payload': {}},
+}

@@ -178,7 +178,8 @@ def report(findings: List[Finding], style: str, trigger: Optional[str] = None) -
 def _seconds_left(run: Any, handle: Any) -> Optional[float]:
     if handle is None or handle.cancelled:
         return None
-    return max(0.0, (handle.due - time.monotonic()) / run.sim.clock.time_scale)
+    left: float = max(0.0, (handle.due - time.monotonic()) / run.sim.clock.time_scale)
+    return left
 
 
 def event_name(msg: Dict[str, Any]) -> str:
@@ -204,12 +205,12 @@ def _received_at(run: Any, request_id: str) -> Optional[float]:
     """When the request ``request_id`` was received."""
     for at, direction, msg in run.messages:
         if direction == 'received' and msg.get('_id') == request_id:
-            return at
+            return float(at)
     return None
 
 
 def _subscriptions(run: Any) -> List[Finding]:
-    from .handlers.subscriptions import EVENT_TYPES
+    from .device_events import EVENT_TYPES
     found = []
     for device in list(run.sim.devices.values()):
         for kind, runs in list(device.subscribers.items()):
@@ -351,7 +352,7 @@ def _last_message(run: Any, running: Optional[List[Busy]]) -> List[Finding]:
         return [Finding('busy', 'the workflow to send its first request')]
     at, way, msg = run.messages[-1]
     if way == 'sent' and '_id' not in msg:
-        events = []  # the events sent since the workflow's last message
+        events: List[str] = []  # the events sent since the workflow's last message
         for when, direction, earlier in reversed(run.messages):
             if direction != 'sent' or '_id' in earlier:
                 break

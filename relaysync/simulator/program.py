@@ -60,7 +60,8 @@ def free_port() -> int:
     """A TCP port that is free on 127.0.0.1 right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class Program:
@@ -89,7 +90,7 @@ class Program:
         self.on_line = on_line
         self.on_traceback = on_traceback
         self.output: Deque[Tuple[str, str]] = collections.deque(maxlen=keep_lines)
-        self.process: Optional[subprocess.Popen] = None
+        self.process: Optional['subprocess.Popen[bytes]'] = None
         self._readers: List[threading.Thread] = []
         self._dump: Optional[List[str]] = None  # collecting a thread dump when not None
         self._dump_changed = threading.Condition()

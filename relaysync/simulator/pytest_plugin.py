@@ -60,7 +60,8 @@ def _page_port(config: Any) -> int:
     if _PORT not in config.stash:
         from .program import free_port
         config.stash[_PORT] = config.getoption('relay_ui_port') or free_port()
-    return config.stash[_PORT]
+    port: int = config.stash[_PORT]
+    return port
 
 
 @pytest.fixture

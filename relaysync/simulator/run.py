@@ -14,9 +14,10 @@ import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..codec import encode
-from . import handlers
+from . import handlers, messages
 from .context import Refused, RequestContext
 from .devices import Interaction
+from .errors import SimulatorError
 from .transcript import RELAY, WORKFLOW, Entry, describe_fields, lines
 from .transcript import quote as q
 from .wsclient import WsClient, connect
@@ -29,11 +30,6 @@ RUNNING = 'running'
 TERMINATED = 'terminated'
 CLOSED = 'closed'
 STOPPED = 'stopped'
-
-
-class SimulatorError(Exception):
-    """Root of the simulator's own errors (:class:`SimulationTimeout`,
-    :class:`WorkflowCrashed`)."""
 
 
 class SimulationTimeout(SimulatorError, TimeoutError):
@@ -349,9 +345,7 @@ class Run:
         Returns:
             True when sent; False when the run is over or the connection is gone.
         """
-        msg: Dict[str, Any] = {'_type': f'wf_api_{_event}_event'}
-        msg.update(fields)
-        return self.send(msg)
+        return self.send(messages.event(_event, **fields))
 
     def stop(self, reason: str = 'stopped', code: int = 1000) -> None:
         """End the instance from the server side (clock thread; tests call
@@ -432,6 +426,7 @@ class Run:
             return
         ctx = RequestContext(self, name, msg)
         try:
+            ctx.validate()
             handler(ctx)
         except Refused as exc:
             self._refuse(msg, name, str(exc))
@@ -454,7 +449,7 @@ class Run:
         self.sim.note(WORKFLOW, 'request', f'{name}{self._target_text(msg)} '
                                            f'{describe_fields(msg)} => error {json.dumps(error)}'
                       .replace('  ', ' '), self.number)
-        self.send({'_id': msg.get('_id'), '_type': 'wf_api_error_response', 'error': error})
+        self.send(messages.error_response(msg.get('_id'), error))
 
     def _describe(self, ctx: RequestContext) -> None:
         text = f'{ctx.name}{self._target_text(ctx.msg)}'
@@ -486,12 +481,11 @@ class Run:
         self.sim.clock.call_later(ctx.delay, lambda: self._answer(ctx))
 
     def _progress(self, ctx: RequestContext) -> None:
-        if self.send({'_id': ctx.request_id, '_type': 'wf_api_progress_event'}):
+        if self.send(messages.progress_event(ctx.request_id)):
             self.sim.note(RELAY, 'progress', f'progress event for {ctx.name}', self.number)
 
     def _answer(self, ctx: RequestContext) -> None:
-        msg: Dict[str, Any] = {'_id': ctx.request_id, '_type': f'wf_api_{ctx.name}_response'}
-        msg.update(ctx.response)
+        msg = messages.response(ctx.msg, **ctx.response)
         if not self.send(msg):
             return
         self.responses.append(msg)

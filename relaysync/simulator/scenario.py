@@ -61,9 +61,10 @@ Times are simulated seconds (scaled by ``time_scale``): finite, from 0 to
 
 import json
 import math
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from .devices import BUTTONS, TAPS
+from .errors import SimulatorError
 from .transcript import RELAY, Entry
 
 OPTION_KEYS = ('time_scale', 'pace', 'timeout', 'slow', 'translations', 'route_all_buttons',
@@ -89,7 +90,7 @@ MAX_SECONDS = 86400.0
 _ANY_VALUE = ('position', 'http_post')
 
 
-class ScenarioError(ValueError):
+class ScenarioError(SimulatorError, ValueError):
     """A scenario is malformed or unreadable; the message says where
     (``steps[2]: ...``).  Also a ``ValueError``."""
 
@@ -99,7 +100,7 @@ def _expect(cond: bool, where: str, message: str) -> None:
         raise ScenarioError(f'{where}: {message}')
 
 
-def _keys(obj: Any, allowed: tuple, where: str) -> None:
+def _keys(obj: Any, allowed: Tuple[str, ...], where: str) -> None:
     _expect(isinstance(obj, dict), where, 'must be an object')
     unknown = sorted(set(obj) - set(allowed))
     _expect(not unknown, where, f'unknown key(s) {", ".join(unknown)} '
@@ -215,7 +216,7 @@ def parse_event_value(action: str, text: str, where: str = '') -> Any:
     return value
 
 
-def parse_press(spec: str) -> tuple:
+def parse_press(spec: str) -> Tuple[str, str]:
     """``'action single'``, ``'action:double'`` or ``'channel'`` → (button, taps)."""
     parts = spec.replace(':', ' ').split()
     if len(parts) == 1:

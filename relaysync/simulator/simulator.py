@@ -25,20 +25,13 @@ from urllib.parse import parse_qs
 from .. import handshake, urns
 from ..events import handler_label
 from .clock import Clock
-from .devices import INPUT_TYPES, Group, VirtualDevice
+from .devices import INPUT_TYPES, TRIGGER_DEFAULTS, Group, VirtualDevice
 from .handlers import account, calls, interactions
 from .run import Run
 from .transcript import RELAY, Entry, lines
 from .transcript import quote as q
 
 logger = logging.getLogger('relaysync.simulator')
-
-TRIGGER_DEFAULTS: Dict[str, Dict[str, Any]] = {
-    'button': {'action': 'action_button_single_tap'},
-    'phrase': {'phrase': 'hello', 'spillover': ''},
-    'http': {'args': {}},
-    'nfc': {'uid': '04a2b3c4d5e6f7', 'nfc_payload': {}},
-}
 
 
 class Simulator:
@@ -489,10 +482,12 @@ class Simulator:
             triggered; else the latest live run; None when no run is live.
         """
         if device.foreground is not None:
-            return device.foreground.run
+            run: Run = device.foreground.run
+            return run
         live = [r for r in self.runs if not r.done]
         mine = [r for r in live if r.device is device]
-        return (mine or live or [None])[-1]
+        chosen = mine or live
+        return chosen[-1] if chosen else None
 
     # ------------------------------------------------- device actions (clock)
     def press(self, device: VirtualDevice, button: str, taps: str) -> bool:
@@ -522,7 +517,7 @@ class Simulator:
         if fg is not None and (self.route_all_buttons
                                or wanted in fg.options.get('input_types', [])):
             self.note(device.name, 'button', f'pressed {button} {taps}', fg.run.number)
-            return fg.run.emit('button', button=button, taps=taps, source_uri=fg.uri)
+            return bool(fg.run.emit('button', button=button, taps=taps, source_uri=fg.uri))
         run = self.run_for(device) if self.route_all_buttons else None
         if run is not None:
             self.note(device.name, 'button', f'pressed {button} {taps}', run.number)
@@ -681,13 +676,13 @@ class Simulator:
         live = [r for r in self.runs if not r.done]
         if live:
             try:
-                self.clock.run_sync(lambda: [r.stop(reason) for r in live])
+                self.clock.run_sync(lambda: _each(live, lambda r: r.stop(reason)))
             except TimeoutError:  # pragma: no cover - a wedged clock
                 pass
         for run in live:
             run.close_now(timeout=2.0)
         try:  # let the close reports queued meanwhile run, then settle the rest
-            self.clock.run_sync(lambda: [r.closed_by_simulator() for r in live])
+            self.clock.run_sync(lambda: _each(live, Run.closed_by_simulator))
             for page in self._pages:  # the pages see the final state before 'bye'
                 page.refresh()
             self.clock.run_sync(lambda: None)
@@ -741,3 +736,8 @@ class Simulator:
 
     def __repr__(self) -> str:
         return f'<Simulator {self.url} devices={list(self.devices)} runs={len(self.runs)}>'
+
+
+def _each(runs: List[Run], action: Callable[[Run], None]) -> None:
+    for run in runs:
+        action(run)

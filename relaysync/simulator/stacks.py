@@ -134,7 +134,8 @@ def in_process(prefix: str = 'relaysync-worker-') -> List[Busy]:
     frames = sys._current_frames()
     threads = []
     for thread in threading.enumerate():
-        frame = frames.get(thread.ident) if thread.name.startswith(prefix) else None
+        frame = (frames.get(thread.ident) if thread.ident is not None
+                 and thread.name.startswith(prefix) else None)
         stack: List[Frame] = []
         while frame is not None:
             stack.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))

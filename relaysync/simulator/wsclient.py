@@ -19,14 +19,16 @@ import socket
 import ssl
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from wsproto import ConnectionType, WSConnection
 from wsproto.connection import ConnectionState
-from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Ping,
+from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Event, Ping,
                             RejectConnection, RejectData, Request, TextMessage)
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+from .errors import SimulatorError
 
 logger = logging.getLogger('relaysync.simulator.ws')
 
@@ -36,7 +38,7 @@ ABNORMAL = 1006
 CLOSE_GRACE = 2.0
 
 
-class HandshakeFailed(ConnectionError):
+class HandshakeFailed(SimulatorError, ConnectionError):
     """The WebSocket opening handshake did not succeed.
 
     Raised by :meth:`Simulator.trigger`.  Also a ``ConnectionError``.
@@ -74,7 +76,7 @@ class WsClient:
         self._on_close = on_close
         self._max = max_message_size
         self._lock = threading.Lock()
-        self._parts: list = []
+        self._parts: List[str] = []
         self._size = 0
         self._finished = threading.Event()
         self.close_code: Optional[int] = None
@@ -91,16 +93,45 @@ class WsClient:
         """True until the connection has closed."""
         return not self._finished.is_set()
 
+    @property
+    def sock(self) -> socket.socket:
+        """The connection's socket (for tests that write or break it directly)."""
+        return self._sock
+
+    @property
+    def thread(self) -> threading.Thread:
+        """The reader thread (a daemon)."""
+        return self._thread
+
     def send_text(self, text: str) -> None:
         """Send one text message.
 
         Raises:
             ConnectionError: the connection is closed or the send failed.
         """
+        self._send(TextMessage(data=text))
+
+    def send_bytes(self, data: bytes) -> None:
+        """Send one binary message (the Relay server sends none; for tests).
+
+        Raises:
+            ConnectionError: the connection is closed or the send failed.
+        """
+        self._send(BytesMessage(data=data))
+
+    def send_ping(self, payload: bytes = b'') -> None:
+        """Send a ping (the reader thread takes the pong).
+
+        Raises:
+            ConnectionError: the connection is closed or the send failed.
+        """
+        self._send(Ping(payload=payload))
+
+    def _send(self, event: Event) -> None:
         with self._lock:
             if self._ws.state is not ConnectionState.OPEN:
                 raise ConnectionError('the workflow connection is closed')
-            data = self._ws.send(TextMessage(data=text))
+            data = self._ws.send(event)
             try:
                 self._sock.sendall(data)
             except OSError as exc:
@@ -169,7 +200,7 @@ class WsClient:
                 logger.exception('on_close callback raised')
             self._finished.set()
 
-    def _handle_events(self) -> Optional[tuple]:
+    def _handle_events(self) -> Optional[Tuple[int, str]]:
         for event in self._ws.events():
             if isinstance(event, TextMessage):
                 self._size += len(event.data)
@@ -190,7 +221,7 @@ class WsClient:
                 return event.code, event.reason or ''
         return None
 
-    def _send_quietly(self, event: object) -> None:
+    def _send_quietly(self, event: Event) -> None:
         with self._lock:
             try:
                 self._sock.sendall(self._ws.send(event))
@@ -230,7 +261,7 @@ def connect(url: str, on_text: Callable[[str], None], on_close: Callable[[int, s
     try:
         sock = socket.create_connection((parts.hostname, port), timeout=timeout)
     except OSError as exc:
-        raise HandshakeFailed(f'cannot connect to {parts.hostname}:{port}: {exc}') from None
+        raise HandshakeFailed(f'cannot connect to {parts.hostname}:{port}: {exc}') from exc
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if secure:
@@ -245,7 +276,7 @@ def connect(url: str, on_text: Callable[[str], None], on_close: Callable[[int, s
         raise
     except (OSError, RemoteProtocolError) as exc:
         sock.close()
-        raise HandshakeFailed(f'WebSocket handshake with {url} failed: {exc}') from None
+        raise HandshakeFailed(f'WebSocket handshake with {url} failed: {exc}') from exc
     sock.settimeout(None)
     client = WsClient(sock, ws, url, on_text, on_close, max_message_size)
     client.start()
@@ -260,12 +291,13 @@ def _read_handshake(sock: socket.socket, ws: WSConnection, url: str, deadline: f
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise HandshakeFailed(f'no WebSocket handshake answer from {url} in time')
+            raise HandshakeFailed(f'no WebSocket handshake answer from {url} in time') \
+                from TimeoutError(url)
         sock.settimeout(remaining)
         try:
             data = sock.recv(65536)
-        except socket.timeout:
-            raise HandshakeFailed(f'no WebSocket handshake answer from {url} in time') from None
+        except socket.timeout as exc:
+            raise HandshakeFailed(f'no WebSocket handshake answer from {url} in time') from exc
         ws.receive_data(data or None)
         for event in ws.events():
             if isinstance(event, AcceptConnection):

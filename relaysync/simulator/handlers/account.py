@@ -22,7 +22,7 @@ from ..context import Refused, RequestContext
 from ..devices import Notification
 from ..transcript import RELAY
 from ..transcript import quote as q
-from . import handles
+from .table import handles
 
 NOTIFICATION_TYPES = ('broadcast', 'alert', 'notify', 'cancel')
 
@@ -53,16 +53,16 @@ class SentNotification:
 def notification(ctx: RequestContext) -> None:
     """``wf_api_notification_request {_target, originator, type, name, text, push_opts}``."""
     devices = ctx.device_targets()
-    ntype = ctx.field('type', str, choices=NOTIFICATION_TYPES)
-    name = ctx.field('name', str)
+    ntype = ctx.field('type', choices=NOTIFICATION_TYPES)
+    name = ctx.field('name')
     if not name:
         raise Refused('notification: field "name" must not be empty')
-    push_opts = ctx.field('push_opts', dict, default={})
+    push_opts = ctx.field('push_opts', default={})
     if ntype == 'cancel':
         _cancel(ctx, devices, name)
         return
-    text = ctx.field('text', str)
-    originator = ctx.field('originator', str, default=None)
+    text = ctx.field('text')
+    originator = ctx.field('originator', default=None)
     if originator is not None and not urns.is_relay_uri(originator):
         raise Refused(f'notification: invalid originator uri {originator!r}')
     sent = SentNotification(ctx.run, ntype, name, text, originator, push_opts)
@@ -133,8 +133,8 @@ def _group(ctx: RequestContext, uri: Any, field: str = 'group_uri') -> Any:
 def group_query(ctx: RequestContext) -> None:
     """``wf_api_group_query_request {query, group_uri}``: ``list_members`` →
     ``{member_uris}``; ``is_member`` with a group-member URN → ``{is_member}``."""
-    query = ctx.field('query', str, choices=('list_members', 'is_member'))
-    uri = ctx.field('group_uri', str)
+    query = ctx.field('query', choices=('list_members', 'is_member'))
+    uri = ctx.field('group_uri')
     group = _group(ctx, uri)
     if query == 'list_members':
         ctx.respond(member_uris=[m.urn for m in group.members])
@@ -160,7 +160,7 @@ def list_group_members(ctx: RequestContext) -> None:
 @handles('create_group')
 def create_group(ctx: RequestContext) -> None:
     """``wf_api_create_group_request {name}`` → ``{uri}``."""
-    name = ctx.field('name', str)
+    name = ctx.field('name')
     if not name:
         raise Refused('create_group: field "name" must not be empty')
     if name in ctx.sim.groups:
@@ -172,7 +172,7 @@ def create_group(ctx: RequestContext) -> None:
 @handles('delete_group')
 def delete_group(ctx: RequestContext) -> None:
     """``wf_api_delete_group_request {uri}``."""
-    group = _group(ctx, ctx.field('uri', str), 'uri')
+    group = _group(ctx, ctx.field('uri'), 'uri')
     ctx.sim.groups.pop(group.name, None)
 
 
@@ -180,7 +180,7 @@ def delete_group(ctx: RequestContext) -> None:
 def change_group_members(ctx: RequestContext) -> None:
     """``wf_api_add_group_members_request`` / ``wf_api_remove_group_members_request``
     ``{_target: devices, group_uri}``."""
-    group = _group(ctx, ctx.field('group_uri', str))
+    group = _group(ctx, ctx.field('group_uri'))
     devices = ctx.device_targets()
     for device in devices:
         if ctx.name.startswith('add'):
@@ -194,8 +194,8 @@ def change_group_members(ctx: RequestContext) -> None:
 @handles('create_incident')
 def create_incident(ctx: RequestContext) -> None:
     """``wf_api_create_incident_request {type, originator_uri}`` → ``{incident_id}``."""
-    itype = ctx.field('type', str)
-    originator = ctx.field('originator_uri', str)
+    itype = ctx.field('type')
+    originator = ctx.field('originator_uri')
     if ctx.sim.find_device(originator) is None:
         raise Refused(f'create_incident: unknown originator {originator}')
     incident_id = str(1000 + ctx.sim.next_number('incident'))
@@ -211,8 +211,8 @@ def create_incident(ctx: RequestContext) -> None:
 @handles('resolve_incident')
 def resolve_incident(ctx: RequestContext) -> None:
     """``wf_api_resolve_incident_request {incident_id, reason}``."""
-    incident_id = ctx.field('incident_id', str)
-    reason = ctx.field('reason', str, default='')
+    incident_id = ctx.field('incident_id')
+    reason = ctx.field('reason', default='')
     incident = ctx.sim.incidents.get(incident_id)
     if incident is None:
         raise Refused(f'resolve_incident: unknown incident {incident_id!r}')

@@ -22,12 +22,12 @@ reached from the simulator: the call fails at once with reason ``unreachable``.
 """
 
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ... import urns
 from ..context import Refused, RequestContext
 from ..transcript import quote as q
-from . import handles
+from .table import handles
 
 
 class Call:
@@ -152,7 +152,7 @@ class CallBook:
 def place_call(ctx: RequestContext) -> None:
     """``wf_api_call_request {_target: caller, uri: callee}`` → ``{call_id}``."""
     caller = ctx.device_targets(single=True)[0]
-    uri = ctx.field('uri', str)
+    uri = ctx.field('uri')
     if not uri:
         raise Refused('call: field "uri" must not be empty')
     callee = None
@@ -169,9 +169,9 @@ def place_call(ctx: RequestContext) -> None:
     ctx.then(lambda: book.ring(call))
 
 
-def _call_for(ctx: RequestContext) -> tuple:
+def _call_for(ctx: RequestContext) -> Tuple[Any, Any]:
     device = ctx.device_targets(single=True)[0]
-    call_id = ctx.field('call_id', str)
+    call_id = ctx.field('call_id')
     call = ctx.sim.calls.calls.get(call_id)
     if call is None:
         raise Refused(f'{ctx.name}: unknown call {call_id!r}')

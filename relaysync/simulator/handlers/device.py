@@ -14,7 +14,7 @@ from ...constants import LED_EFFECTS
 from ..context import Refused, RequestContext
 from ..devices import LedChange
 from ..transcript import quote as q
-from . import handles
+from .table import handles
 
 QUERIES = ('name', 'id', 'type', 'address', 'latlong', 'battery', 'indoor_location',
            'username', 'location_enabled', 'location')
@@ -29,7 +29,7 @@ _LED_KEYS = {'ring'} | {str(i) for i in range(1, 17)}
 def vibrate(ctx: RequestContext) -> None:
     """``wf_api_vibrate_request {_target, pattern}`` (milliseconds)."""
     devices = ctx.device_targets()
-    pattern = ctx.field('pattern', list)
+    pattern = ctx.field('pattern')
     if not pattern or not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0
                               for p in pattern):
         raise Refused(f'vibrate: pattern must be a non-empty list of milliseconds, '
@@ -47,8 +47,8 @@ def vibrate(ctx: RequestContext) -> None:
 def set_led(ctx: RequestContext) -> None:
     """``wf_api_set_led_request {_target, effect, args}``."""
     devices = ctx.device_targets()
-    effect = ctx.field('effect', str, choices=LED_EFFECTS)
-    args = ctx.field('args', dict, default={})
+    effect = ctx.field('effect', choices=LED_EFFECTS)
+    args = ctx.field('args', default={})
     _check_led_args(args)
     sim, run = ctx.sim, ctx.run
     text = describe_led(effect, args)
@@ -95,8 +95,8 @@ def get_device_info(ctx: RequestContext) -> None:
 
     Location queries get no value while the device's location is turned off."""
     device = ctx.device_targets(single=True)[0]
-    query = ctx.field('query', str, choices=QUERIES)
-    refresh = ctx.field('refresh', bool, default=False)
+    query = ctx.field('query', choices=QUERIES)
+    refresh = ctx.field('refresh', default=False)
     if refresh:
         ctx.slow(ctx.sim.refresh_delay)
     if query in LOCATION_QUERIES and not device.location_enabled:
@@ -118,8 +118,8 @@ def set_device_info(ctx: RequestContext) -> None:
     renames the device, ``location_enabled`` takes ``"true"``/``"false"``;
     ``channel`` is refused (not supported by Relay)."""
     device = ctx.device_targets(single=True)[0]
-    field = ctx.field('field', str, choices=DEVICE_FIELDS)
-    value = ctx.field('value', (str, bool))
+    field = ctx.field('field', choices=DEVICE_FIELDS)
+    value = ctx.field('value')
     sim, run = ctx.sim, ctx.run
     if field == 'channel':
         raise Refused('set_device_info: setting the channel is not supported')
@@ -150,8 +150,8 @@ def set_device_info(ctx: RequestContext) -> None:
 def set_user_profile(ctx: RequestContext) -> None:
     """``wf_api_set_user_profile_request {_target, username, force}``."""
     device = ctx.device_targets(single=True)[0]
-    username = ctx.field('username', str)
-    force = ctx.field('force', bool, default=False)
+    username = ctx.field('username')
+    force = ctx.field('force', default=False)
     if device.username and device.username != username and not force:
         raise Refused(f'set_user_profile: {device.name} is logged in as {device.username!r}; '
                       f'use force to replace')
@@ -169,9 +169,9 @@ def set_channel(ctx: RequestContext) -> None:
     """``wf_api_set_channel_request {_target, channel_name, suppress_tts,
     disable_home_channel}``."""
     devices = ctx.device_targets()
-    channel = ctx.field('channel_name', str)
-    ctx.field('suppress_tts', bool, default=False)
-    disable_home = ctx.field('disable_home_channel', bool, default=False)
+    channel = ctx.field('channel_name')
+    ctx.field('suppress_tts', default=False)
+    disable_home = ctx.field('disable_home_channel', default=False)
     sim, run = ctx.sim, ctx.run
 
     def switch(device: Any) -> None:
@@ -187,7 +187,7 @@ def set_channel(ctx: RequestContext) -> None:
 def set_home_channel_state(ctx: RequestContext) -> None:
     """``wf_api_set_home_channel_state_request {_target, enabled}``."""
     devices = ctx.device_targets()
-    enabled = ctx.field('enabled', bool)
+    enabled = ctx.field('enabled')
     sim, run = ctx.sim, ctx.run
 
     def switch(device: Any) -> None:
@@ -229,9 +229,9 @@ def register(ctx: RequestContext) -> None:
     """``wf_api_register_request {_target, uri, password, expires}``: recorded
     on the device (``expires`` 0 unregisters); no SIP traffic is simulated."""
     device = ctx.device_targets(single=True)[0]
-    uri = ctx.field('uri', str)
-    ctx.field('password', str)
-    expires = ctx.field('expires', int)
+    uri = ctx.field('uri')
+    ctx.field('password')
+    expires = ctx.field('expires')
     if expires < 0:
         raise Refused(f'register: expires must not be negative, got {expires}')
     device.sip = {'uri': uri, 'expires': expires} if expires else None

@@ -17,7 +17,7 @@ from typing import Any
 from ..context import Refused, RequestContext
 from ..transcript import RELAY
 from ..transcript import quote as q
-from . import handles
+from .table import handles
 
 TIMER_TYPES = ('timeout', 'interval')
 UNITS = {'ms': 0.001, 'secs': 1.0, 'mins': 60.0, 'hrs': 3600.0}
@@ -27,7 +27,7 @@ UNITS = {'ms': 0.001, 'secs': 1.0, 'mins': 60.0, 'hrs': 3600.0}
 @handles('get_var')
 def get_var(ctx: RequestContext) -> None:
     """``wf_api_get_var_request {name}`` → ``{name, value}``, no ``value`` when unset."""
-    name = ctx.field('name', str)
+    name = ctx.field('name')
     ctx.respond(name=name)
     if name in ctx.run.vars:
         ctx.respond(value=ctx.run.vars[name])
@@ -36,7 +36,7 @@ def get_var(ctx: RequestContext) -> None:
 @handles('set_var')
 def set_var(ctx: RequestContext) -> None:
     """``wf_api_set_var_request {name, value}`` → ``{name, value, type: "string"}``."""
-    name = ctx.field('name', str)
+    name = ctx.field('name')
     value = ctx.field('value', str)
     if not name:
         raise Refused('set_var: field "name" must not be empty')
@@ -47,7 +47,7 @@ def set_var(ctx: RequestContext) -> None:
 @handles('unset_var')
 def unset_var(ctx: RequestContext) -> None:
     """``wf_api_unset_var_request {name}``."""
-    name = ctx.field('name', str)
+    name = ctx.field('name')
     ctx.run.vars.pop(name, None)
 
 
@@ -55,7 +55,7 @@ def unset_var(ctx: RequestContext) -> None:
 @handles('start_timer')
 def start_timer(ctx: RequestContext) -> None:
     """``wf_api_start_timer_request {timeout}`` (seconds; replaces a running one)."""
-    timeout = ctx.field('timeout', (int, float), default=60)
+    timeout = ctx.field('timeout', default=60)
     if timeout <= 0:
         raise Refused(f'start_timer: timeout must be positive, got {timeout!r}')
     run = ctx.run
@@ -83,10 +83,10 @@ def stop_timer(ctx: RequestContext) -> None:
 @handles('set_timer')
 def set_timer(ctx: RequestContext) -> None:
     """``wf_api_set_timer_request {type, name, timeout, timeout_type}``."""
-    kind = ctx.field('type', str, default='timeout', choices=TIMER_TYPES)
-    name = ctx.field('name', str)
-    timeout = ctx.field('timeout', (int, float), default=60)
-    unit = ctx.field('timeout_type', str, default='secs', choices=tuple(UNITS))
+    kind = ctx.field('type', default='timeout', choices=TIMER_TYPES)
+    name = ctx.field('name')
+    timeout = ctx.field('timeout', default=60)
+    unit = ctx.field('timeout_type', default='secs', choices=tuple(UNITS))
     if not name:
         raise Refused('set_timer: field "name" must not be empty')
     if timeout <= 0:
@@ -110,7 +110,7 @@ def set_timer(ctx: RequestContext) -> None:
 @handles('clear_timer')
 def clear_timer(ctx: RequestContext) -> None:
     """``wf_api_clear_timer_request {name}`` (no error if it is not running)."""
-    name = ctx.field('name', str)
+    name = ctx.field('name')
     handle = ctx.run.timers.pop(name, None)
     if handle is not None:
         handle.cancel()
@@ -132,9 +132,9 @@ def stop_timers(run: Any) -> None:
 @handles('translate')
 def translate(ctx: RequestContext) -> None:
     """``wf_api_translate_request {text, from_lang, to_lang}`` → ``{text}``."""
-    text = ctx.field('text', str)
-    ctx.field('from_lang', str, default='en-US')
-    to_lang = ctx.field('to_lang', str, default='es-ES')
+    text = ctx.field('text')
+    ctx.field('from_lang', default='en-US')
+    to_lang = ctx.field('to_lang', default='es-ES')
     table = ctx.sim.translations.get(to_lang, {})
     ctx.respond(text=table.get(text, f'[{to_lang}] {text}'))
 
@@ -143,11 +143,11 @@ def translate(ctx: RequestContext) -> None:
 def log_analytics_event(ctx: RequestContext) -> None:
     """``wf_api_log_analytics_event_request {content, content_type, category,
     device_uri}``: appended to ``Simulator.analytics``."""
-    category = ctx.field('category', str, default='default')
-    ctx.field('content_type', str, default='text/plain')
+    category = ctx.field('category', default='default')
+    ctx.field('content_type', default='text/plain')
     if 'content' not in ctx.msg and 'analytics_content' not in ctx.msg:
         raise Refused('log_analytics_event: missing required field "content"')
-    device_uri = ctx.field('device_uri', str, default=None)
+    device_uri = ctx.field('device_uri', default=None)
     if device_uri is not None and ctx.sim.find_device(device_uri) is None:
         raise Refused(f'log_analytics_event: unknown device {device_uri}')
     record = {k: v for k, v in ctx.msg.items() if not k.startswith('_')}
@@ -159,9 +159,9 @@ def log_analytics_event(ctx: RequestContext) -> None:
 def sms(ctx: RequestContext) -> None:
     """``wf_api_sms_request {type, text, uri}`` → ``{message_id}``; recorded in
     ``Simulator.sms`` (no delivery is simulated, so no sms events follow)."""
-    stype = ctx.field('type', str)
-    text = ctx.field('text', str)
-    uri = ctx.field('uri', str)
+    stype = ctx.field('type')
+    text = ctx.field('text')
+    uri = ctx.field('uri')
     message_id = f'sms_{ctx.sim.next_number("sms")}'
     ctx.sim.sms.append({'message_id': message_id, 'type': stype, 'text': text, 'uri': uri})
     ctx.respond(message_id=message_id)

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from ..context import Refused, RequestContext, Target
 from ..devices import INPUT_TYPES, Interaction
 from ..transcript import quote as q
-from . import handles
+from .table import handles
 
 HOME_CHANNEL = ('suspend', 'normal')
 
@@ -38,10 +38,10 @@ def interaction_urn(name: str, device: Any) -> str:
 def start_interaction(ctx: RequestContext) -> None:
     """``wf_api_start_interaction_request {_target, name, options}``."""
     devices = ctx.device_targets()
-    name = ctx.field('name', str)
+    name = ctx.field('name')
     if not name:
         raise Refused('start_interaction: field "name" must not be empty')
-    options = ctx.field('options', dict, default={})
+    options = ctx.field('options', default={})
     _check_options(options)
     run = ctx.run
     for device in devices:
@@ -145,8 +145,8 @@ class Prompt:
 def say(ctx: RequestContext) -> None:
     """``wf_api_say_request {_target, text, lang}`` → ``{id}``, then prompt events."""
     targets = ctx.targets()
-    text = ctx.field('text', str)
-    ctx.field('lang', str, default='en-US')
+    text = ctx.field('text')
+    ctx.field('lang', default='en-US')
     _playback(ctx, targets, text, None)
 
 
@@ -154,7 +154,7 @@ def say(ctx: RequestContext) -> None:
 def play(ctx: RequestContext) -> None:
     """``wf_api_play_request {_target, filename}`` → ``{id}``, then prompt events."""
     targets = ctx.targets()
-    filename = ctx.field('filename', str)
+    filename = ctx.field('filename')
     if not filename:
         raise Refused('play: field "filename" must not be empty')
     _playback(ctx, targets, None, filename)
@@ -204,7 +204,7 @@ def stop_playback(ctx: RequestContext) -> None:
     """``wf_api_stop_playback_request {_target, ids}``: stop the named (or all)
     playbacks on the targets; each stopped one gets its prompt ``stopped``."""
     devices = ctx.device_targets()
-    ids = ctx.field('ids', list, default=None)
+    ids = ctx.field('ids', default=None)
     if ids is not None and not all(isinstance(i, str) for i in ids):
         raise Refused(f'stop_playback: ids must be strings, got {ids!r}')
     run = ctx.run
@@ -238,14 +238,14 @@ def listen(ctx: RequestContext) -> None:
     targets = ctx.targets()
     if len(targets) != 1:
         raise Refused(f'listen: needs exactly one device to listen on, got {len(targets)}')
-    phrases = ctx.field('phrases', list, default=[])
+    phrases = ctx.field('phrases', default=[])
     if not all(isinstance(p, str) for p in phrases):
         raise Refused(f'listen: phrases must be strings, got {phrases!r}')
-    transcribe = ctx.field('transcribe', bool, default=True)
-    timeout = ctx.field('timeout', (int, float), default=60)
+    transcribe = ctx.field('transcribe', default=True)
+    timeout = ctx.field('timeout', default=60)
     if timeout <= 0:
         raise Refused(f'listen: timeout must be positive, got {timeout!r}')
-    lang = ctx.field('alt_lang', str, default='en-US')
+    lang = ctx.field('alt_lang', default='en-US')
     run, target, rid = ctx.run, targets[0], ctx.request_id
     ctx.then(lambda: _start_listen(run, target, Listen(run, rid, target.uri, transcribe, lang),
                                    timeout))

@@ -10,6 +10,7 @@ ends, and Restart on the page restarts PROGRAM (so edits to it take effect)
 and triggers the workflow again.
 """
 
+import functools
 import threading
 import time
 from typing import Any, Dict, List, Optional
@@ -73,13 +74,13 @@ class _PageSession:
             self.reported[run.number] = code
             label = f'result (run {run.number})'
             runner = self.scenario.runner
-            for line in self.sim.clock.run_sync(lambda: unplayed(run, runner)):
+            for line in self.sim.clock.run_sync(functools.partial(unplayed, run, runner)):
                 self.printer.line(line)  # told, though a person may have done it instead
             if code == OK:
                 self.printer.line(f'{label}: OK - {reason} ({len(run.requests)} requests, '
                                   f'{len(run.errors)} refused)')
             else:
-                findings = self.sim.clock.run_sync(lambda: explain(run))
+                findings = self.sim.clock.run_sync(functools.partial(explain, run))
                 report(self.printer, code, reason, None, findings, run.device.name, label)
 
     def report_program_death(self) -> None:

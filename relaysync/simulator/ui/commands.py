@@ -7,7 +7,7 @@ API, so a press on the page is exactly ``device.press(...)``.
 """
 
 import math
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Optional, cast
 
 from ..devices import BUTTONS, DEVICE_TYPES, TAPS
 from ..scenario import EVENT_ACTIONS, ScenarioError, event_fields, parse_event_value
@@ -95,13 +95,13 @@ class Commands:
         if button not in BUTTONS or taps not in TAPS:
             raise CommandError(f'button is one of {", ".join(BUTTONS)} and taps one of '
                                f'{", ".join(TAPS)}')
-        return self._device(args).press(button, taps)
+        return bool(self._device(args).press(button, taps))
 
     def _do_say(self, args: Dict[str, Any]) -> bool:
         """``{device, text}``: speak (``text`` null: silence)."""
         device = self._device(args)
         text = None if args.get('text') is None else _text(args, 'text', empty=True)
-        return device.say(text)
+        return bool(device.say(text))
 
     def _do_device_event(self, args: Dict[str, Any]) -> bool:
         """``{device, event, fields}`` or ``{device, event, value}``: the device
@@ -122,7 +122,7 @@ class Commands:
                     raise CommandError('fields: give an object of the event\'s fields')
                 fields = event_fields(event, args['fields'])
             else:
-                value = parse_event_value(event, _text(args, 'value', empty=True))
+                value = parse_event_value(event, cast(str, _text(args, 'value', empty=True)))
                 fields = event_fields(event, value)
         except ScenarioError as exc:
             raise CommandError(str(exc)) from None
@@ -130,15 +130,15 @@ class Commands:
 
     def _do_ack(self, args: Dict[str, Any]) -> bool:
         """``{device, name?}``: acknowledge an alert."""
-        return self._device(args).acknowledge(_text(args, 'name', required=False))
+        return bool(self._device(args).acknowledge(_text(args, 'name', required=False)))
 
     def _do_answer(self, args: Dict[str, Any]) -> bool:
         """``{device, call?}``: answer a ringing call."""
-        return self._device(args).answer(_text(args, 'call', required=False))
+        return bool(self._device(args).answer(_text(args, 'call', required=False)))
 
     def _do_hangup(self, args: Dict[str, Any]) -> bool:
         """``{device, call?}``: hang up or decline a call."""
-        return self._device(args).hang_up(_text(args, 'call', required=False))
+        return bool(self._device(args).hang_up(_text(args, 'call', required=False)))
 
     def _do_call(self, args: Dict[str, Any]) -> bool:
         """``{device, uri}``: ask the assistant to call someone (a device name, a URN...)."""
@@ -146,7 +146,7 @@ class Commands:
         uri = _text(args, 'uri')
         if uri in self.sim.devices:
             uri = self.sim.devices[uri].urn
-        return device.request_call(uri)
+        return bool(device.request_call(uri))
 
     def _do_set_device(self, args: Dict[str, Any]) -> bool:
         """``{device, battery?, address?, latlong?, indoor_location?,
@@ -207,7 +207,7 @@ class Commands:
     def _do_set_var(self, args: Dict[str, Any]) -> bool:
         """``{name, value}``: a variable every new run starts with; also set on
         the live runs, so ``get_var`` sees it at once."""
-        name, value = _text(args, 'name'), _text(args, 'value', empty=True)
+        name, value = cast(str, _text(args, 'name')), cast(str, _text(args, 'value', empty=True))
 
         def apply() -> None:
             self.start_vars[name] = value
@@ -219,7 +219,7 @@ class Commands:
 
     def _do_unset_var(self, args: Dict[str, Any]) -> bool:
         """``{name}``: forget a start variable (and unset it on the live runs)."""
-        name = _text(args, 'name')
+        name = cast(str, _text(args, 'name'))
 
         def apply() -> None:
             self.start_vars.pop(name, None)
@@ -238,7 +238,7 @@ class Commands:
             raise CommandError('args: give a JSON object of trigger args (source_uri is set '
                                'for you)')
         run = self.sim.trigger(device, type=kind, vars=dict(self.start_vars), **extra)
-        return run.number
+        return int(run.number)
 
     def _do_stop(self, args: Dict[str, Any]) -> bool:
         """``{run}``: stop a live run (the workflow gets a stop event)."""
@@ -257,7 +257,7 @@ class Commands:
     def _do_resolve_incident(self, args: Dict[str, Any]) -> bool:
         """``{id, reason?}``: an operator resolves an open incident."""
         reason = _text(args, 'reason', required=False) or 'resolved from the simulator page'
-        return self.sim.resolve_incident(_text(args, 'id'), reason)
+        return bool(self.sim.resolve_incident(_text(args, 'id'), reason))
 
     def _do_quit(self, args: Dict[str, Any]) -> bool:
         """``{}``: stop the simulator (when the page may)."""

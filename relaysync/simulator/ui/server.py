@@ -374,7 +374,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     @property
     def ui(self) -> UiServer:
-        return self.server.ui  # type: ignore[attr-defined]
+        ui: UiServer = self.server.ui  # type: ignore[attr-defined]
+        return ui
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug('page request: %r', format % args)

@@ -11,10 +11,9 @@ import time
 from typing import Any, Dict
 
 from ...codec import encode, redact
-from ..devices import DEVICE_TYPES, INPUT_TYPES
+from ..devices import DEVICE_TYPES, INPUT_TYPES, TRIGGER_DEFAULTS
 from ..explain import Finding, explain, hint
-from ..handlers.subscriptions import EVENT_TYPES
-from ..simulator import TRIGGER_DEFAULTS
+from ..device_events import EVENT_TYPES
 from ..transcript import RELAY, WORKFLOW, Entry
 
 #: Trigger types the page offers (any other can be typed in).

@@ -1,4 +1,0 @@
-"""Build shim; all metadata is declared in setup.cfg."""
-from setuptools import setup
-
-setup()
